@@ -1,0 +1,256 @@
+//! What every rethink tool does the same way: `-` for stdin/stdout, atomic output files, refusing
+//! binary data on a terminal, one-line errors, exit codes (0 ok, 1 data or runtime error, 2 usage),
+//! a quiet exit on a broken pipe, history records and progress bars.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use rethink_dataset::{Dataset, HistoryRecord};
+
+/// A misuse of the command line (exit code 2), found after clap parsed the arguments.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// Returns early with a [`UsageError`].
+#[macro_export]
+macro_rules! usage {
+    ($($arg:tt)*) => { return Err(anyhow::Error::new($crate::UsageError(format!($($arg)*)))) };
+}
+
+/// Parses the arguments, runs the tool and maps the outcome to an exit code.
+///
+/// Errors print as one line, `tool: outer context: inner cause`, on stderr.
+pub fn main_with<A: clap::Parser>(
+    tool: &str,
+    run: impl FnOnce(A) -> anyhow::Result<()>,
+) -> ExitCode {
+    let args = match A::try_parse() {
+        Ok(args) => args,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => exit_for(tool, &err),
+    }
+}
+
+/// Prints `err` the way [`main_with`] does and returns its exit code.
+pub fn exit_for(tool: &str, err: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(err) {
+        return ExitCode::SUCCESS;
+    }
+    let text = format!("{err:#}").replace('\n', " ");
+    eprintln!("{tool}: {text}");
+    if err.chain().any(|e| e.is::<UsageError>()) {
+        ExitCode::from(2)
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        e.downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    }) || format!("{err:#}").contains("Broken pipe")
+}
+
+/// A file argument: a path, or `-` for standard input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Input {
+    Stdin,
+    Path(PathBuf),
+}
+
+impl From<&OsStr> for Input {
+    fn from(s: &OsStr) -> Input {
+        if s == "-" {
+            Input::Stdin
+        } else {
+            Input::Path(PathBuf::from(s))
+        }
+    }
+}
+
+impl std::str::FromStr for Input {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Input, Self::Err> {
+        Ok(Input::from(OsStr::new(s)))
+    }
+}
+
+impl fmt::Display for Input {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Input::Stdin => f.write_str("<stdin>"),
+            Input::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+impl Input {
+    /// Reads and validates a dataset file; stdin is refused when it is a terminal.
+    pub fn read_dataset(&self) -> anyhow::Result<Dataset> {
+        match self {
+            Input::Stdin => {
+                let stdin = io::stdin();
+                if stdin.is_terminal() {
+                    usage!(
+                        "refusing to read a dataset from a terminal: give a file, or pipe one into '-'"
+                    );
+                }
+                Ok(rethink_dataset::read_from(stdin.lock(), "<stdin>")?)
+            }
+            Input::Path(p) => Ok(rethink_dataset::read_path(p)?),
+        }
+    }
+}
+
+/// Where a tool writes its binary result: a path (`-o PATH`, written atomically) or stdout.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    Stdout,
+    Path(PathBuf),
+}
+
+impl Output {
+    /// `None` or `-` mean stdout.
+    pub fn new(path: Option<&Path>) -> Output {
+        match path {
+            Some(p) if p != Path::new("-") => Output::Path(p.to_path_buf()),
+            _ => Output::Stdout,
+        }
+    }
+
+    /// Fails (usage) when the output is a terminal; call it before doing the work.
+    pub fn check_binary(&self) -> anyhow::Result<()> {
+        if *self == Output::Stdout && io::stdout().is_terminal() {
+            usage!("refusing to write binary data to a terminal: use -o FILE or a pipe");
+        }
+        Ok(())
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Output::Stdout => "<stdout>".into(),
+            Output::Path(p) => p.display().to_string(),
+        }
+    }
+
+    /// Runs `write` on a buffered writer. For a path, the bytes go to a temporary file in the
+    /// same directory that is renamed over the path only when `write` succeeds.
+    pub fn write_with(
+        &self,
+        write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        match self {
+            Output::Stdout => {
+                let stdout = io::stdout();
+                let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
+                write(&mut out)?;
+                out.flush().context("<stdout>")?;
+                Ok(())
+            }
+            Output::Path(path) => atomic_write(path, write),
+        }
+    }
+
+    /// Writes a dataset file.
+    pub fn write_dataset(&self, dataset: &Dataset) -> anyhow::Result<()> {
+        self.check_binary()?;
+        let name = self.name();
+        self.write_with(|out| Ok(rethink_dataset::write_to(dataset, out, &name)?))
+    }
+}
+
+/// Writes `path` through a temporary sibling and a rename: readers never see half a file.
+pub fn atomic_write(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "{}: cannot create a temporary file in {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
+    let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    write(&mut out)?;
+    out.flush()
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    drop(out);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    tmp.persist(path).with_context(|| {
+        format!(
+            "{}: cannot rename the temporary file into place",
+            path.display()
+        )
+    })?;
+    Ok(())
+}
+
+/// The history record for this process: the tool, its version and its command-line arguments.
+pub fn history_record(
+    tool: &str,
+    version: &str,
+    seed: Option<u64>,
+    input_digest: Option<String>,
+) -> HistoryRecord {
+    HistoryRecord {
+        tool: tool.to_string(),
+        version: version.to_string(),
+        args: std::env::args().skip(1).collect(),
+        seed,
+        input_digest,
+        extra: Default::default(),
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+pub fn progress(len: u64, message: &str) -> indicatif::ProgressBar {
+    if !io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_message(message.to_string());
+    bar
+}

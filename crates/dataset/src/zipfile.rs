@@ -1,0 +1,396 @@
+//! The zip container of an `.npz`.
+//!
+//! Writing is done by hand because the layout is part of our contract and the `zip` crate cannot
+//! produce it on a non-seekable stream: every entry is stored (uncompressed) with its CRC and sizes
+//! in the local header (no data descriptors, so a pipe can be read front to back), and its data
+//! starts on a 64-byte boundary (padding in an extra field, as Android's zipalign does), so the
+//! arrays of a memory-mapped file can be used in place. Zip64 records are added only when needed.
+//!
+//! Reading walks the local headers of the bytes in order, which covers our files and the files
+//! `numpy.savez`/`savez_compressed` write to a seekable file. Archives whose local headers lack the
+//! sizes (written to a stream, with data descriptors) fall back to the `zip` crate's central
+//! directory reader.
+
+use std::io::{self, Read, Write};
+
+use crate::bytes::Bytes;
+
+const LOCAL_SIG: u32 = 0x0403_4b50;
+const CENTRAL_SIG: u32 = 0x0201_4b50;
+const EOCD_SIG: u32 = 0x0605_4b50;
+const EOCD64_SIG: u32 = 0x0606_4b50;
+const EOCD64_LOCATOR_SIG: u32 = 0x0706_4b50;
+const ZIP64_EXTRA: u16 = 0x0001;
+/// The extra-field id zipalign uses for alignment padding; readers skip unknown ids.
+const PADDING_EXTRA: u16 = 0xd935;
+/// Data alignment in the file: a cache line, and what numpy aligns `.npy` data to.
+pub const ALIGN: u64 = 64;
+/// DOS date 1980-01-01, 00:00: a fixed timestamp keeps outputs bit-reproducible.
+const DOS_DATE: u16 = (1 << 5) | 1;
+const U32_MAX: u64 = 0xffff_ffff;
+
+struct CentralEntry {
+    name: String,
+    crc: u32,
+    size: u64,
+    offset: u64,
+}
+
+/// Streams stored, aligned entries to any writer.
+pub struct ZipWriter<W: Write> {
+    out: W,
+    offset: u64,
+    entries: Vec<CentralEntry>,
+}
+
+impl<W: Write> ZipWriter<W> {
+    pub fn new(out: W) -> Self {
+        ZipWriter {
+            out,
+            offset: 0,
+            entries: Vec::new(),
+        }
+    }
+
+    /// Writes one entry whose content is the concatenation of `parts`.
+    pub fn add(&mut self, name: &str, parts: &[&[u8]]) -> io::Result<()> {
+        let mut hasher = crc32fast::Hasher::new();
+        let mut size = 0u64;
+        for part in parts {
+            hasher.update(part);
+            size += part.len() as u64;
+        }
+        let crc = hasher.finalize();
+        let zip64 = size >= U32_MAX || self.offset >= U32_MAX;
+
+        let mut extra = Vec::new();
+        if zip64 {
+            put16(&mut extra, ZIP64_EXTRA);
+            put16(&mut extra, 16);
+            put64(&mut extra, size);
+            put64(&mut extra, size);
+        }
+        let unpadded = self.offset + 30 + name.len() as u64 + extra.len() as u64;
+        let mut pad = (ALIGN - unpadded % ALIGN) % ALIGN;
+        if pad != 0 && pad < 4 {
+            pad += ALIGN;
+        }
+        if pad != 0 {
+            put16(&mut extra, PADDING_EXTRA);
+            put16(&mut extra, (pad - 4) as u16);
+            extra.resize(extra.len() + pad as usize - 4, 0);
+        }
+
+        let mut header = Vec::with_capacity(30 + name.len() + extra.len());
+        put32(&mut header, LOCAL_SIG);
+        put16(&mut header, if zip64 { 45 } else { 20 });
+        put16(&mut header, 0); // flags: sizes are known, no data descriptor
+        put16(&mut header, 0); // method: stored
+        put16(&mut header, 0); // time
+        put16(&mut header, DOS_DATE);
+        put32(&mut header, crc);
+        let small = if zip64 { U32_MAX as u32 } else { size as u32 };
+        put32(&mut header, small);
+        put32(&mut header, small);
+        put16(&mut header, name.len() as u16);
+        put16(&mut header, extra.len() as u16);
+        header.extend_from_slice(name.as_bytes());
+        header.extend_from_slice(&extra);
+        self.out.write_all(&header)?;
+        for part in parts {
+            self.out.write_all(part)?;
+        }
+        self.entries.push(CentralEntry {
+            name: name.to_string(),
+            crc,
+            size,
+            offset: self.offset,
+        });
+        self.offset += header.len() as u64 + size;
+        Ok(())
+    }
+
+    /// Writes the central directory and returns the writer.
+    pub fn finish(mut self) -> io::Result<W> {
+        let cd_offset = self.offset;
+        let mut cd = Vec::new();
+        for e in &self.entries {
+            let big_size = e.size >= U32_MAX;
+            let big_offset = e.offset >= U32_MAX;
+            let mut extra = Vec::new();
+            if big_size || big_offset {
+                put16(&mut extra, ZIP64_EXTRA);
+                put16(
+                    &mut extra,
+                    (if big_size { 16 } else { 0 }) + if big_offset { 8 } else { 0 },
+                );
+                if big_size {
+                    put64(&mut extra, e.size);
+                    put64(&mut extra, e.size);
+                }
+                if big_offset {
+                    put64(&mut extra, e.offset);
+                }
+            }
+            let version = if extra.is_empty() { 20 } else { 45 };
+            put32(&mut cd, CENTRAL_SIG);
+            put16(&mut cd, (3 << 8) | 45); // made by: unix, spec 4.5
+            put16(&mut cd, version);
+            put16(&mut cd, 0);
+            put16(&mut cd, 0);
+            put16(&mut cd, 0);
+            put16(&mut cd, DOS_DATE);
+            put32(&mut cd, e.crc);
+            let small = e.size.min(U32_MAX) as u32;
+            put32(&mut cd, small);
+            put32(&mut cd, small);
+            put16(&mut cd, e.name.len() as u16);
+            put16(&mut cd, extra.len() as u16);
+            put16(&mut cd, 0); // comment
+            put16(&mut cd, 0); // disk
+            put16(&mut cd, 0); // internal attributes
+            put32(&mut cd, 0o100644 << 16); // external attributes: a regular rw-r--r-- file
+            put32(&mut cd, e.offset.min(U32_MAX) as u32);
+            cd.extend_from_slice(e.name.as_bytes());
+            cd.extend_from_slice(&extra);
+        }
+        let cd_size = cd.len() as u64;
+        let count = self.entries.len() as u64;
+        if cd_offset >= U32_MAX || count >= 0xffff {
+            let eocd64_offset = cd_offset + cd_size;
+            put32(&mut cd, EOCD64_SIG);
+            put64(&mut cd, 44);
+            put16(&mut cd, 45);
+            put16(&mut cd, 45);
+            put32(&mut cd, 0);
+            put32(&mut cd, 0);
+            put64(&mut cd, count);
+            put64(&mut cd, count);
+            put64(&mut cd, cd_size);
+            put64(&mut cd, cd_offset);
+            put32(&mut cd, EOCD64_LOCATOR_SIG);
+            put32(&mut cd, 0);
+            put64(&mut cd, eocd64_offset);
+            put32(&mut cd, 1);
+        }
+        put32(&mut cd, EOCD_SIG);
+        put16(&mut cd, 0);
+        put16(&mut cd, 0);
+        put16(&mut cd, count.min(0xffff) as u16);
+        put16(&mut cd, count.min(0xffff) as u16);
+        put32(&mut cd, cd_size.min(U32_MAX) as u32);
+        put32(&mut cd, cd_offset.min(U32_MAX) as u32);
+        put16(&mut cd, 0);
+        self.out.write_all(&cd)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+fn put16(v: &mut Vec<u8>, x: u16) {
+    v.extend_from_slice(&x.to_le_bytes());
+}
+fn put32(v: &mut Vec<u8>, x: u32) {
+    v.extend_from_slice(&x.to_le_bytes());
+}
+fn put64(v: &mut Vec<u8>, x: u64) {
+    v.extend_from_slice(&x.to_le_bytes());
+}
+
+/// One member of an archive, decompressed (or a view, when stored).
+pub struct Entry {
+    pub name: String,
+    pub data: Bytes,
+}
+
+/// Why an archive could not be read; the caller adds the file name.
+#[derive(Debug)]
+pub enum ZipError {
+    Empty,
+    NotZip,
+    Truncated { entry: String, need: u64, have: u64 },
+    Corrupt { entry: String, what: String },
+}
+
+impl std::fmt::Display for ZipError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ZipError::Empty => write!(f, "empty input (0 bytes), expected an .npz file"),
+            ZipError::NotZip => write!(f, "not an .npz file (no zip signature at the start)"),
+            ZipError::Truncated { entry, need, have } => write!(
+                f,
+                "truncated file: entry '{entry}' needs {need} more bytes but only {have} remain"
+            ),
+            ZipError::Corrupt { entry, what } => write!(f, "corrupt zip entry '{entry}': {what}"),
+        }
+    }
+}
+
+fn u16_at(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(b[at..at + 4].try_into().unwrap())
+}
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
+}
+
+/// Reads all entries of a zip archive held in `bytes`, in file order.
+pub fn read_entries(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
+    if bytes.is_empty() {
+        return Err(ZipError::Empty);
+    }
+    if bytes.len() < 4 || u32_at(bytes, 0) != LOCAL_SIG {
+        return Err(ZipError::NotZip);
+    }
+    let mut entries = Vec::new();
+    let mut pos = 0usize;
+    loop {
+        if pos + 4 > bytes.len() {
+            let entry = entries
+                .last()
+                .map(|e: &Entry| e.name.clone())
+                .unwrap_or_default();
+            return Err(ZipError::Truncated {
+                entry,
+                need: 4,
+                have: (bytes.len() - pos) as u64,
+            });
+        }
+        match u32_at(bytes, pos) {
+            LOCAL_SIG => {}
+            CENTRAL_SIG | EOCD_SIG => return Ok(entries),
+            _ => {
+                let entry = entries.last().map(|e| e.name.clone()).unwrap_or_default();
+                return Err(ZipError::Corrupt {
+                    entry,
+                    what: format!("unexpected bytes at offset {pos}"),
+                });
+            }
+        }
+        if pos + 30 > bytes.len() {
+            return Err(ZipError::Truncated {
+                entry: "(local header)".into(),
+                need: 30,
+                have: (bytes.len() - pos) as u64,
+            });
+        }
+        let flags = u16_at(bytes, pos + 6);
+        let method = u16_at(bytes, pos + 8);
+        let crc = u32_at(bytes, pos + 14);
+        let mut csize = u32_at(bytes, pos + 18) as u64;
+        let mut usize_ = u32_at(bytes, pos + 22) as u64;
+        let name_len = u16_at(bytes, pos + 26) as usize;
+        let extra_len = u16_at(bytes, pos + 28) as usize;
+        let header_end = pos + 30 + name_len + extra_len;
+        if header_end > bytes.len() {
+            return Err(ZipError::Truncated {
+                entry: "(local header)".into(),
+                need: (header_end - pos) as u64,
+                have: (bytes.len() - pos) as u64,
+            });
+        }
+        let name = String::from_utf8_lossy(&bytes[pos + 30..pos + 30 + name_len]).into_owned();
+        if flags & 0x8 != 0 {
+            // Sizes live after the data: only the central directory can tell them.
+            return read_with_central_directory(bytes);
+        }
+        if flags & 0x1 != 0 {
+            return Err(ZipError::Corrupt {
+                entry: name,
+                what: "encrypted entries are not supported".into(),
+            });
+        }
+        let extra = &bytes[pos + 30 + name_len..header_end];
+        if csize == U32_MAX || usize_ == U32_MAX {
+            let mut at = 0;
+            while at + 4 <= extra.len() {
+                let id = u16_at(extra, at);
+                let len = u16_at(extra, at + 2) as usize;
+                if id == ZIP64_EXTRA && at + 4 + len <= extra.len() {
+                    let mut field = at + 4;
+                    if usize_ == U32_MAX && field + 8 <= at + 4 + len {
+                        usize_ = u64_at(extra, field);
+                        field += 8;
+                    }
+                    if csize == U32_MAX && field + 8 <= at + 4 + len {
+                        csize = u64_at(extra, field);
+                    }
+                }
+                at += 4 + len;
+            }
+        }
+        let available = (bytes.len() - header_end) as u64;
+        if csize > available {
+            return Err(ZipError::Truncated {
+                entry: name,
+                need: csize,
+                have: available,
+            });
+        }
+        let raw = bytes.slice(header_end..header_end + csize as usize);
+        let data = match method {
+            0 => raw,
+            8 => {
+                let mut out = Vec::with_capacity(usize_ as usize);
+                flate2::read::DeflateDecoder::new(&raw[..])
+                    .read_to_end(&mut out)
+                    .map_err(|e| ZipError::Corrupt {
+                        entry: name.clone(),
+                        what: format!("deflate: {e}"),
+                    })?;
+                Bytes::from(out)
+            }
+            m => {
+                return Err(ZipError::Corrupt {
+                    entry: name,
+                    what: format!(
+                        "compression method {m} is not supported (only stored and deflate)"
+                    ),
+                });
+            }
+        };
+        if data.len() as u64 != usize_ {
+            return Err(ZipError::Corrupt {
+                entry: name,
+                what: format!("size {} does not match the header's {usize_}", data.len()),
+            });
+        }
+        if crc32fast::hash(&data) != crc {
+            return Err(ZipError::Corrupt {
+                entry: name,
+                what: "CRC mismatch".into(),
+            });
+        }
+        entries.push(Entry { name, data });
+        pos = header_end + csize as usize;
+    }
+}
+
+fn read_with_central_directory(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
+    let corrupt = |what: String| ZipError::Corrupt {
+        entry: "(central directory)".into(),
+        what,
+    };
+    let mut archive =
+        zip::ZipArchive::new(io::Cursor::new(&bytes[..])).map_err(|e| corrupt(e.to_string()))?;
+    let mut entries = Vec::with_capacity(archive.len());
+    for i in 0..archive.len() {
+        let mut file = archive.by_index(i).map_err(|e| corrupt(e.to_string()))?;
+        let name = file
+            .name()
+            .map_err(|e| corrupt(e.to_string()))?
+            .into_owned();
+        let mut out = Vec::with_capacity(file.size() as usize);
+        file.read_to_end(&mut out).map_err(|e| ZipError::Corrupt {
+            entry: name.clone(),
+            what: e.to_string(),
+        })?;
+        entries.push(Entry {
+            name,
+            data: Bytes::from(out),
+        });
+    }
+    Ok(entries)
+}
