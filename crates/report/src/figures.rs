@@ -1,0 +1,529 @@
+//! The paper's figures as data: which runs go into each, and the series they plot. Drawing is
+//! `plot`'s job; the same series are written to a sidecar CSV so they can be checked as numbers.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::groups::{Group, Part, legend_labels};
+use crate::plot::LegendAt;
+use crate::runs::{Pixels, Run};
+use crate::stats::mean;
+
+/// One plotted line.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    /// (x, y) in plot units, sorted by x.
+    pub points: Vec<(f64, f64)>,
+    pub color: usize,
+    pub dashed: bool,
+    pub thin: bool,
+    pub in_legend: bool,
+    /// Shade the area between this line and these points (Figure 2's early-stopping potential).
+    pub band_to: Option<Vec<(f64, f64)>>,
+}
+
+impl Series {
+    fn line(name: String, points: Vec<(f64, f64)>, color: usize) -> Series {
+        Series {
+            name,
+            points,
+            color,
+            dashed: false,
+            thin: false,
+            in_legend: true,
+            band_to: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// File stem: fig1a, fig1b, fig1c, fig2, memorization.
+    pub id: &'static str,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub x_range: Option<(f64, f64)>,
+    pub y_range: Option<(f64, f64)>,
+    pub markers: bool,
+    pub legend_position: LegendAt,
+    pub series: Vec<Series>,
+    /// Run directories that went into the figure.
+    pub runs: Vec<String>,
+    /// Datasets of those runs (more than one needs --allow-mixed).
+    pub datasets: Vec<String>,
+    /// What the reader should know (runs left out and why).
+    pub notes: Vec<String>,
+}
+
+impl Figure {
+    /// The plotted series, long format: `series,x,y`.
+    pub fn csv(&self) -> String {
+        let mut out = String::from("series,x,y\n");
+        for s in &self.series {
+            for (x, y) in &s.points {
+                let _ = writeln!(out, "{},{},{}", crate::table::csv_field(&s.name), x, y);
+            }
+        }
+        out
+    }
+}
+
+/// Why a figure was not drawn.
+pub struct Skipped {
+    pub id: &'static str,
+    pub reason: String,
+}
+
+pub struct Context<'a> {
+    pub runs: &'a [Run],
+    pub groups: &'a [Group],
+    pub fit_threshold: f64,
+}
+
+impl Context<'_> {
+    fn group_runs<'b>(&'b self, g: &'b Group) -> impl Iterator<Item = &'b Run> + 'b {
+        g.runs.iter().map(|&i| &self.runs[i])
+    }
+
+    fn figure(&self, id: &'static str, title: &str, x: &str, y: &str, used: &[&Group]) -> Figure {
+        let mut runs: Vec<String> = Vec::new();
+        let mut datasets: Vec<String> = Vec::new();
+        for g in used {
+            for r in self.group_runs(g) {
+                runs.push(r.dir.display().to_string());
+            }
+            if !datasets.contains(&g.dataset) {
+                datasets.push(g.dataset.clone());
+            }
+        }
+        Figure {
+            id,
+            title: title.to_string(),
+            x_label: x.to_string(),
+            y_label: y.to_string(),
+            x_range: None,
+            y_range: None,
+            markers: false,
+            legend_position: LegendAt::UpperRight,
+            series: Vec::new(),
+            runs,
+            datasets,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Mean of several curves sampled at possibly different steps: evaluated at the first curve's x
+/// values inside the range all curves cover, others linearly interpolated.
+pub fn mean_curve(curves: &[Vec<(f64, f64)>]) -> Vec<(f64, f64)> {
+    let curves: Vec<&Vec<(f64, f64)>> = curves.iter().filter(|c| !c.is_empty()).collect();
+    let Some(first) = curves.first() else {
+        return Vec::new();
+    };
+    if curves.len() == 1 {
+        return first.to_vec();
+    }
+    let lo = curves
+        .iter()
+        .map(|c| c[0].0)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let hi = curves
+        .iter()
+        .map(|c| c[c.len() - 1].0)
+        .fold(f64::INFINITY, f64::min);
+    first
+        .iter()
+        .filter(|(x, _)| *x >= lo && *x <= hi)
+        .map(|&(x, _)| {
+            let ys: Vec<f64> = curves.iter().map(|c| interpolate(c, x)).collect();
+            (x, mean(&ys))
+        })
+        .collect()
+}
+
+fn interpolate(c: &[(f64, f64)], x: f64) -> f64 {
+    let i = c.partition_point(|p| p.0 < x);
+    if i < c.len() && c[i].0 == x {
+        return c[i].1;
+    }
+    if i == 0 {
+        return c[0].1;
+    }
+    if i == c.len() {
+        return c[c.len() - 1].1;
+    }
+    let (x0, y0) = c[i - 1];
+    let (x1, y1) = c[i];
+    y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+}
+
+const KILO: f64 = 1000.0;
+
+/// Figure 1a: training loss against thousands of steps, one curve per data/corruption kind.
+pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
+    let order = [
+        "true labels",
+        "shuffled pixels",
+        "random pixels",
+        "Gaussian",
+        "random labels",
+    ];
+    let mut used: Vec<&Group> = cx
+        .groups
+        .iter()
+        .filter(|g| g.corruption.figure1a_kind().is_some())
+        .collect();
+    // The paper's curves are without regularizers; other settings only when there are none such.
+    if used.iter().any(|g| g.regularizers_label() == "none") {
+        used.retain(|g| g.regularizers_label() == "none");
+    }
+    used.sort_by_key(|g| {
+        let kind = g.corruption.figure1a_kind().unwrap_or("");
+        (g.model.clone(), order.iter().position(|k| *k == kind))
+    });
+    if used.is_empty() {
+        return Err(Skipped {
+            id: "fig1a",
+            reason: "no run on true labels, random labels, shuffled/random pixels or Gaussian data"
+                .into(),
+        });
+    }
+    let mut fig = cx.figure(
+        "fig1a",
+        "Figure 1a: learning curves under randomization",
+        "thousands of training steps",
+        "training loss (cross-entropy)",
+        &used,
+    );
+    let labels = legend_labels(
+        &used,
+        &[
+            Part::Dataset,
+            Part::Model,
+            Part::Data,
+            Part::Regularizers,
+            Part::Settings,
+        ],
+        &[Part::Data],
+    );
+    for (i, (g, label)) in used.iter().zip(labels).enumerate() {
+        let curves: Vec<Vec<(f64, f64)>> = cx
+            .group_runs(g)
+            .map(|r| {
+                r.loss_curve()
+                    .into_iter()
+                    .map(|(s, l)| (s as f64 / KILO, l))
+                    .collect()
+            })
+            .collect();
+        let points = mean_curve(&curves);
+        if points.is_empty() {
+            fig.notes
+                .push(format!("{label}: no training loss recorded yet"));
+            continue;
+        }
+        fig.series.push(Series::line(label, points, i));
+    }
+    if fig.series.is_empty() {
+        return Err(Skipped {
+            id: "fig1a",
+            reason: "the matching runs have no training loss yet".into(),
+        });
+    }
+    Ok(fig)
+}
+
+/// Runs on clean pixels, keyed by everything but the label corruption level: one line of
+/// Figures 1b/1c each, with its points sorted by corruption level.
+fn label_corruption_families<'a>(cx: &'a Context) -> Vec<Vec<&'a Group>> {
+    let mut families: BTreeMap<String, Vec<&Group>> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for g in cx
+        .groups
+        .iter()
+        .filter(|g| g.corruption.pixels == Pixels::None)
+    {
+        let key = format!(
+            "{}\u{1}{}\u{1}{}\u{1}{}",
+            g.dataset,
+            g.model_label(),
+            g.regularizers_label(),
+            g.settings_label()
+        );
+        if !families.contains_key(&key) {
+            order.push(key.clone());
+        }
+        families.entry(key).or_default().push(g);
+    }
+    order
+        .into_iter()
+        .filter_map(|k| families.remove(&k))
+        .map(|mut f| {
+            f.sort_by(|a, b| a.corruption.labels.total_cmp(&b.corruption.labels));
+            f
+        })
+        .filter(|f| f.len() >= 2)
+        .collect()
+}
+
+fn family_labels(families: &[Vec<&Group>]) -> Vec<String> {
+    let heads: Vec<&Group> = families.iter().map(|f| f[0]).collect();
+    legend_labels(
+        &heads,
+        &[
+            Part::Dataset,
+            Part::Model,
+            Part::Regularizers,
+            Part::Settings,
+        ],
+        &[Part::Model],
+    )
+}
+
+/// Figure 1b: steps to fit relative to true labels, against the label corruption level.
+pub fn fig1b(cx: &Context) -> Result<Figure, Skipped> {
+    let families = label_corruption_families(cx);
+    let threshold = cx.fit_threshold;
+    let mut fig = cx.figure(
+        "fig1b",
+        "Figure 1b: convergence slowdown",
+        "label corruption level p",
+        &format!(
+            "time to fit (steps to {}% train acc.) / true labels",
+            fmt_pct(threshold)
+        ),
+        &families.iter().flatten().copied().collect::<Vec<_>>(),
+    );
+    fig.markers = true;
+    fig.legend_position = LegendAt::UpperLeft;
+    fig.x_range = Some((-0.03, 1.03));
+    let labels = family_labels(&families);
+    for (i, (family, label)) in families.iter().zip(labels).enumerate() {
+        let steps = |g: &Group| -> Option<f64> {
+            let fitted: Vec<f64> = cx
+                .group_runs(g)
+                .filter_map(|r| r.time_to_fit(threshold).0.map(|s| s as f64))
+                .collect();
+            (fitted.len() == g.runs.len()).then(|| mean(&fitted))
+        };
+        let Some(base) = family.iter().find(|g| g.corruption.labels == 0.0) else {
+            fig.notes
+                .push(format!("{label}: no true-labels run to compare with"));
+            continue;
+        };
+        let Some(base_steps) = steps(base).filter(|s| *s > 0.0) else {
+            fig.notes.push(format!(
+                "{label}: the true-labels runs did not all reach {}% training accuracy",
+                fmt_pct(threshold)
+            ));
+            continue;
+        };
+        let mut points = Vec::new();
+        for g in family {
+            match steps(g) {
+                Some(s) => points.push((g.corruption.labels, s / base_steps)),
+                None => fig.notes.push(format!(
+                    "{label}, {}: not all runs reached {}% training accuracy; left out",
+                    g.data_label(),
+                    fmt_pct(threshold)
+                )),
+            }
+        }
+        if points.len() >= 2 {
+            fig.series.push(Series::line(label, points, i));
+        }
+    }
+    if fig.series.is_empty() {
+        let mut reason =
+            "needs runs of one model at several label corruption levels, including true labels, that reached the fit threshold".to_string();
+        if !fig.notes.is_empty() {
+            reason = format!("{reason} ({})", fig.notes.join("; "));
+        }
+        return Err(Skipped {
+            id: "fig1b",
+            reason,
+        });
+    }
+    Ok(fig)
+}
+
+/// Figure 1c: test error against the label corruption level.
+pub fn fig1c(cx: &Context) -> Result<Figure, Skipped> {
+    let families = label_corruption_families(cx);
+    let mut fig = cx.figure(
+        "fig1c",
+        "Figure 1c: generalization error growth",
+        "label corruption level p",
+        "test error (%)",
+        &families.iter().flatten().copied().collect::<Vec<_>>(),
+    );
+    fig.markers = true;
+    fig.legend_position = LegendAt::LowerRight;
+    fig.x_range = Some((-0.03, 1.03));
+    fig.y_range = Some((0.0, 100.0));
+    let labels = family_labels(&families);
+    for (i, (family, label)) in families.iter().zip(labels).enumerate() {
+        let points: Vec<(f64, f64)> = family
+            .iter()
+            .filter_map(|g| {
+                let accs: Vec<f64> = cx
+                    .group_runs(g)
+                    .filter_map(|r| r.final_accuracy().1)
+                    .collect();
+                (!accs.is_empty()).then(|| (g.corruption.labels, 100.0 * (1.0 - mean(&accs))))
+            })
+            .collect();
+        if points.len() >= 2 {
+            fig.series.push(Series::line(label, points, i));
+        }
+    }
+    if fig.series.is_empty() {
+        return Err(Skipped {
+            id: "fig1c",
+            reason: "needs runs of one model at two or more label corruption levels".into(),
+        });
+    }
+    Ok(fig)
+}
+
+/// Figure 2: test accuracy against steps for each regularizer setting on true labels, with the
+/// cumulative best test accuracy shaded (what early stopping could gain).
+pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
+    let used: Vec<&Group> = cx
+        .groups
+        .iter()
+        .filter(|g| g.corruption.pixels == Pixels::None && g.corruption.labels == 0.0)
+        .collect();
+    if used.is_empty() {
+        return Err(Skipped {
+            id: "fig2",
+            reason: "no run on true labels".into(),
+        });
+    }
+    let mut fig = cx.figure(
+        "fig2",
+        "Figure 2: regularizers and early stopping (shaded: best so far)",
+        "thousands of training steps",
+        "test accuracy (%)",
+        &used,
+    );
+    fig.legend_position = LegendAt::LowerRight;
+    fig.y_range = Some((0.0, 100.0));
+    let labels = legend_labels(
+        &used,
+        &[
+            Part::Dataset,
+            Part::Model,
+            Part::Regularizers,
+            Part::Settings,
+        ],
+        &[Part::Regularizers],
+    );
+    for (i, (g, label)) in used.iter().zip(labels).enumerate() {
+        let curves: Vec<Vec<(f64, f64)>> = cx
+            .group_runs(g)
+            .map(|r| {
+                r.evals
+                    .iter()
+                    .filter_map(|e| e.test_acc.map(|a| (e.step as f64 / KILO, 100.0 * a)))
+                    .collect()
+            })
+            .collect();
+        let points = mean_curve(&curves);
+        if points.is_empty() {
+            continue;
+        }
+        let mut best = f64::NEG_INFINITY;
+        let best_so_far: Vec<(f64, f64)> = points
+            .iter()
+            .map(|&(x, y)| {
+                best = best.max(y);
+                (x, best)
+            })
+            .collect();
+        let mut best_series = Series::line(format!("{label} (best so far)"), best_so_far, i);
+        best_series.thin = true;
+        best_series.in_legend = false;
+        best_series.band_to = Some(points.clone());
+        fig.series.push(Series::line(label, points, i));
+        fig.series.push(best_series);
+    }
+    if fig.series.is_empty() {
+        return Err(Skipped {
+            id: "fig2",
+            reason: "the true-label runs have no test evaluations yet".into(),
+        });
+    }
+    Ok(fig)
+}
+
+/// Training accuracy on the corrupted and the clean part of a partially corrupted training set:
+/// clean examples are learned first, corrupted ones memorized later.
+pub fn memorization(cx: &Context) -> Result<Figure, Skipped> {
+    let used: Vec<&Group> = cx
+        .groups
+        .iter()
+        .filter(|g| g.corruption.labels > 0.0 && g.corruption.labels < 1.0)
+        .filter(|g| {
+            cx.group_runs(g).any(|r| {
+                r.evals
+                    .iter()
+                    .any(|e| e.train_acc_corrupted.is_some() && e.train_acc_clean.is_some())
+            })
+        })
+        .collect();
+    if used.is_empty() {
+        return Err(Skipped {
+            id: "memorization",
+            reason: "no run on partially corrupted labels with per-subset training accuracy".into(),
+        });
+    }
+    let mut fig = cx.figure(
+        "memorization",
+        "Memorization: clean examples are fitted first",
+        "thousands of training steps",
+        "training accuracy on the subset (%)",
+        &used,
+    );
+    fig.legend_position = LegendAt::LowerRight;
+    fig.y_range = Some((0.0, 100.0));
+    let labels = legend_labels(
+        &used,
+        &[
+            Part::Dataset,
+            Part::Model,
+            Part::Data,
+            Part::Regularizers,
+            Part::Settings,
+        ],
+        &[],
+    );
+    for (i, (g, label)) in used.iter().zip(labels).enumerate() {
+        let subset = |pick: fn(&crate::runs::Eval) -> Option<f64>| {
+            let curves: Vec<Vec<(f64, f64)>> = cx
+                .group_runs(g)
+                .map(|r| {
+                    r.evals
+                        .iter()
+                        .filter_map(|e| pick(e).map(|a| (e.step as f64 / KILO, 100.0 * a)))
+                        .collect()
+                })
+                .collect();
+            mean_curve(&curves)
+        };
+        let clean = subset(|e| e.train_acc_clean);
+        let corrupted = subset(|e| e.train_acc_corrupted);
+        fig.series
+            .push(Series::line(format!("{label}: clean subset"), clean, i));
+        let mut c = Series::line(format!("{label}: corrupted subset"), corrupted, i);
+        c.dashed = true;
+        fig.series.push(c);
+    }
+    Ok(fig)
+}
+
+fn fmt_pct(threshold: f64) -> String {
+    crate::runs::fmt_num((threshold * 1000.0).round() / 10.0)
+}

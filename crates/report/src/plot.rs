@@ -1,0 +1,233 @@
+//! Drawing a [`Figure`] (line series, optional shaded bands) to PNG or SVG bytes with plotters,
+//! using the font embedded in the binary so that no system font is needed.
+
+use std::io::Cursor;
+use std::sync::Once;
+
+use anyhow::{Result, anyhow};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::figures::Figure;
+
+const FONT: &str = "sans-serif";
+static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
+
+/// Tableau 10: distinguishable, and readable in grey print.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are compiled in and known to parse (a test renders text with them).
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, FONT_BYTES);
+    });
+}
+
+pub fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// PNG bytes of `fig`, `size` pixels.
+pub fn png(fig: &Figure, size: (u32, u32)) -> Result<Vec<u8>> {
+    register_font();
+    let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        draw(&root, fig)?;
+        root.present()
+            .map_err(|e| anyhow!("drawing {}: {e:?}", fig.id))?;
+    }
+    let img = image::RgbImage::from_raw(size.0, size.1, rgb)
+        .ok_or_else(|| anyhow!("drawing {}: pixel buffer has the wrong size", fig.id))?;
+    let mut out = Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png)?;
+    Ok(out.into_inner())
+}
+
+/// SVG text of `fig`, `size` pixels.
+pub fn svg(fig: &Figure, size: (u32, u32)) -> Result<String> {
+    register_font();
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, size).into_drawing_area();
+        draw(&root, fig)?;
+        root.present()
+            .map_err(|e| anyhow!("drawing {}: {e:?}", fig.id))?;
+    }
+    Ok(text)
+}
+
+fn padded(lo: f64, hi: f64) -> (f64, f64) {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return (0.0, 1.0);
+    }
+    if (hi - lo).abs() < 1e-12 {
+        let d = if lo.abs() > 1e-12 {
+            lo.abs() * 0.1
+        } else {
+            1.0
+        };
+        return (lo - d, hi + d);
+    }
+    let pad = (hi - lo) * 0.04;
+    (lo - pad, hi + pad)
+}
+
+/// Tick labels with as many decimals as the axis span needs ("20", "0.5", "0.05").
+fn tick_formatter(span: f64) -> impl Fn(&f64) -> String {
+    let decimals = if span >= 20.0 {
+        0
+    } else if span >= 2.0 {
+        1
+    } else {
+        2
+    };
+    move |v: &f64| format!("{v:.decimals$}")
+}
+
+fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e:?}", fig.id);
+    root.fill(&WHITE).map_err(err)?;
+
+    let xs = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
+    let ys = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+    let (x_lo, x_hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    let (y_lo, y_hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+        (a.min(y), b.max(y))
+    });
+    let (x0, x1) = fig.x_range.unwrap_or_else(|| padded(x_lo, x_hi));
+    let (y0, y1) = fig.y_range.unwrap_or_else(|| padded(y_lo.min(0.0), y_hi));
+
+    let (w, h) = root.dim_in_pixel();
+    let scale = (w.min(h * 4 / 3) as f64 / 800.0).max(0.5);
+    let px = |v: f64| (v * scale).round() as u32;
+    let title_font = (FONT, px(24.0) as f64).into_font();
+    let label_font = (FONT, px(17.0) as f64).into_font();
+    let tick_font = (FONT, px(14.0) as f64).into_font();
+
+    let mut chart = ChartBuilder::on(root)
+        .caption(&fig.title, title_font)
+        .margin(px(16.0))
+        .x_label_area_size(px(56.0))
+        .y_label_area_size(px(72.0))
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(err)?;
+    let x_fmt = tick_formatter(x1 - x0);
+    let y_fmt = tick_formatter(y1 - y0);
+    chart
+        .configure_mesh()
+        .x_label_formatter(&x_fmt)
+        .y_label_formatter(&y_fmt)
+        .x_desc(&fig.x_label)
+        .y_desc(&fig.y_label)
+        .axis_desc_style(label_font)
+        .label_style(tick_font.clone())
+        .light_line_style(RGBColor(235, 235, 235))
+        .bold_line_style(RGBColor(215, 215, 215))
+        .draw()
+        .map_err(err)?;
+
+    // Bands first, so that lines stay on top of them.
+    for s in &fig.series {
+        if let Some(lower) = &s.band_to {
+            let mut poly: Vec<(f64, f64)> = s.points.clone();
+            poly.extend(lower.iter().rev().copied());
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    poly,
+                    color(s.color).mix(0.18).filled(),
+                )))
+                .map_err(err)?;
+        }
+    }
+    let line_width = px(2.5).max(1);
+    for s in &fig.series {
+        let c = color(s.color);
+        let style = ShapeStyle {
+            color: c.to_rgba(),
+            filled: false,
+            stroke_width: if s.thin { px(1.2).max(1) } else { line_width },
+        };
+        let legend_style = style;
+        let anno = if s.dashed {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    s.points.clone(),
+                    px(9.0),
+                    px(5.0),
+                    style,
+                ))
+                .map_err(err)?
+        } else if fig.markers {
+            chart
+                .draw_series(LineSeries::new(s.points.clone(), style).point_size(px(4.0)))
+                .map_err(err)?
+        } else {
+            chart
+                .draw_series(LineSeries::new(s.points.clone(), style))
+                .map_err(err)?
+        };
+        if s.in_legend {
+            let dashed = s.dashed;
+            let len = px(28.0) as i32;
+            anno.label(s.name.clone()).legend(move |(x, y)| {
+                if dashed {
+                    plotters::element::DashedPathElement::new(
+                        vec![(x, y), (x + len, y)],
+                        6,
+                        4,
+                        legend_style,
+                    )
+                    .into_dyn()
+                } else {
+                    PathElement::new(vec![(x, y), (x + len, y)], legend_style).into_dyn()
+                }
+            });
+        }
+    }
+    if fig.series.iter().any(|s| s.in_legend) {
+        chart
+            .configure_series_labels()
+            .position(fig.legend_position.into())
+            .label_font(tick_font)
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(160, 160, 160))
+            .legend_area_size(px(34.0) as i32)
+            .margin(px(10.0))
+            .draw()
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Where a figure's legend sits, chosen to cover the least data.
+#[derive(Debug, Clone, Copy)]
+pub enum LegendAt {
+    UpperRight,
+    LowerRight,
+    UpperLeft,
+}
+
+impl From<LegendAt> for SeriesLabelPosition {
+    fn from(p: LegendAt) -> Self {
+        match p {
+            LegendAt::UpperRight => SeriesLabelPosition::UpperRight,
+            LegendAt::LowerRight => SeriesLabelPosition::LowerRight,
+            LegendAt::UpperLeft => SeriesLabelPosition::UpperLeft,
+        }
+    }
+}

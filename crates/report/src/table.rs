@@ -1,0 +1,348 @@
+//! The results table (the paper's Table 1 layout): one row per group of runs, mean ± std over
+//! seeds, optionally beside the paper's numbers; written as Markdown and as CSV.
+
+use std::fmt::Write as _;
+
+use crate::groups::Group;
+use crate::paper::{self, PaperRow};
+use crate::runs::{Pixels, Run, fmt_num};
+use crate::stats::{mean, std};
+
+/// Mean and (for two or more seeds) standard deviation.
+#[derive(Debug, Clone, Copy)]
+pub struct Stat {
+    pub mean: f64,
+    pub std: Option<f64>,
+    pub n: usize,
+}
+
+impl Stat {
+    fn of(xs: &[f64]) -> Option<Stat> {
+        (!xs.is_empty()).then(|| Stat {
+            mean: mean(xs),
+            std: std(xs),
+            n: xs.len(),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub dataset: String,
+    pub model: String,
+    pub data: String,
+    pub label_corruption: f64,
+    pub pixels: Pixels,
+    pub regularizers: String,
+    pub settings: String,
+    pub runs: Vec<String>,
+    pub in_progress: usize,
+    /// Percent.
+    pub train_acc: Option<Stat>,
+    pub test_acc: Option<Stat>,
+    /// Train minus test accuracy, percentage points.
+    pub gen_error: Option<Stat>,
+    /// Over the runs that reached the threshold; `runs_fitted` says how many did.
+    pub steps_to_fit: Option<Stat>,
+    pub epochs_to_fit: Option<Stat>,
+    pub runs_fitted: usize,
+    pub paper: Option<PaperRow>,
+}
+
+pub fn rows(runs: &[Run], groups: &[Group], fit_threshold: f64, with_paper: bool) -> Vec<Row> {
+    groups
+        .iter()
+        .map(|g| {
+            let members: Vec<&Run> = g.runs.iter().map(|&i| &runs[i]).collect();
+            let mut train = Vec::new();
+            let mut test = Vec::new();
+            let mut gap = Vec::new();
+            let mut steps = Vec::new();
+            let mut epochs = Vec::new();
+            for r in &members {
+                let (tr, te) = r.final_accuracy();
+                if let Some(tr) = tr {
+                    train.push(100.0 * tr);
+                }
+                if let Some(te) = te {
+                    test.push(100.0 * te);
+                }
+                if let (Some(tr), Some(te)) = (tr, te) {
+                    gap.push(100.0 * (tr - te));
+                }
+                let (s, e) = r.time_to_fit(fit_threshold);
+                if let Some(s) = s {
+                    steps.push(s as f64);
+                    if let Some(e) = e {
+                        epochs.push(e);
+                    }
+                }
+            }
+            Row {
+                dataset: g.dataset.clone(),
+                model: g.model_label(),
+                data: g.data_label(),
+                label_corruption: g.corruption.labels,
+                pixels: g.corruption.pixels,
+                regularizers: g.regularizers_label(),
+                settings: g.settings_label(),
+                runs: members
+                    .iter()
+                    .map(|r| r.dir.display().to_string())
+                    .collect(),
+                in_progress: members.iter().filter(|r| r.in_progress()).count(),
+                train_acc: Stat::of(&train),
+                test_acc: Stat::of(&test),
+                gen_error: Stat::of(&gap),
+                runs_fitted: steps.len(),
+                steps_to_fit: Stat::of(&steps),
+                epochs_to_fit: Stat::of(&epochs),
+                paper: if with_paper {
+                    paper::matching_row(g)
+                } else {
+                    None
+                },
+            }
+        })
+        .collect()
+}
+
+/// A CSV field, quoted when it needs to be.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn num(x: Option<f64>, decimals: usize) -> String {
+    match x {
+        Some(v) if v.is_finite() => format!("{v:.decimals$}"),
+        _ => String::new(),
+    }
+}
+
+fn pixels_name(p: Pixels) -> &'static str {
+    match p {
+        Pixels::None => "",
+        Pixels::Shuffled => "shuffle",
+        Pixels::Random => "random",
+        Pixels::Gaussian => "gaussian",
+    }
+}
+
+pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
+    let mut header = vec![
+        "dataset",
+        "model",
+        "data",
+        "label_corruption",
+        "pixels",
+        "regularizers",
+        "settings",
+        "runs",
+        "in_progress",
+        "train_acc_pct",
+        "train_acc_pct_std",
+        "test_acc_pct",
+        "test_acc_pct_std",
+        "gen_error_pct",
+        "gen_error_pct_std",
+        "fit_threshold",
+        "runs_fitted",
+        "steps_to_fit",
+        "steps_to_fit_std",
+        "epochs_to_fit",
+        "epochs_to_fit_std",
+    ];
+    if with_paper {
+        header.extend([
+            "paper_table",
+            "paper_train_acc_pct",
+            "paper_test_acc_pct",
+            "paper_test_top5_pct",
+            "train_diff_pct",
+            "test_diff_pct",
+        ]);
+    }
+    let mut out = header.join(",");
+    out.push('\n');
+    for r in rows {
+        let mean = |s: Option<Stat>, d| num(s.map(|s| s.mean), d);
+        let sd = |s: Option<Stat>, d| num(s.and_then(|s| s.std), d);
+        let mut fields = vec![
+            csv_field(&r.dataset),
+            csv_field(&r.model),
+            csv_field(&r.data),
+            fmt_num(r.label_corruption),
+            pixels_name(r.pixels).to_string(),
+            csv_field(&r.regularizers),
+            csv_field(&r.settings),
+            r.runs.len().to_string(),
+            r.in_progress.to_string(),
+            mean(r.train_acc, 4),
+            sd(r.train_acc, 4),
+            mean(r.test_acc, 4),
+            sd(r.test_acc, 4),
+            mean(r.gen_error, 4),
+            sd(r.gen_error, 4),
+            fmt_num(fit_threshold),
+            r.runs_fitted.to_string(),
+            mean(r.steps_to_fit, 1),
+            sd(r.steps_to_fit, 1),
+            mean(r.epochs_to_fit, 3),
+            sd(r.epochs_to_fit, 3),
+        ];
+        if with_paper {
+            let p = r.paper;
+            let diff = |ours: Option<Stat>, theirs: Option<f64>| match (ours, theirs) {
+                (Some(o), Some(t)) => num(Some(o.mean - t), 2),
+                _ => String::new(),
+            };
+            fields.extend([
+                p.map(|p| p.table.to_string()).unwrap_or_default(),
+                num(p.and_then(|p| p.train), 2),
+                num(p.and_then(|p| p.test), 2),
+                num(p.and_then(|p| p.test_top5), 2),
+                diff(r.train_acc, p.and_then(|p| p.train)),
+                diff(r.test_acc, p.and_then(|p| p.test)),
+            ]);
+        }
+        out.push_str(&fields.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+fn pm(s: Option<Stat>, decimals: usize) -> String {
+    match s {
+        None => "–".to_string(),
+        Some(Stat {
+            mean,
+            std: Some(sd),
+            ..
+        }) => format!("{mean:.decimals$} ± {sd:.decimals$}"),
+        Some(Stat { mean, .. }) => format!("{mean:.decimals$}"),
+    }
+}
+
+pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
+    let several_datasets = rows.iter().any(|r| r.dataset != rows[0].dataset);
+    let any_settings = rows.iter().any(|r| !r.settings.is_empty());
+    let pct = fmt_num((fit_threshold * 1000.0).round() / 10.0);
+
+    let mut head: Vec<String> = Vec::new();
+    if several_datasets {
+        head.push("Dataset".into());
+    }
+    head.extend(["Model".into(), "Data".into(), "Regularizers".into()]);
+    if any_settings {
+        head.push("Settings".into());
+    }
+    head.extend([
+        "Seeds".into(),
+        "Train acc. (%)".into(),
+        "Test acc. (%)".into(),
+        "Gen. error (pp)".into(),
+        format!("Steps to {pct}% train"),
+        format!("Epochs to {pct}% train"),
+    ]);
+    if with_paper {
+        head.extend([
+            "Paper train (%)".into(),
+            "Paper test (%)".into(),
+            "Δ test (pp)".into(),
+        ]);
+    }
+
+    let mut out = String::new();
+    let _ = writeln!(out, "| {} |", head.join(" | "));
+    let _ = writeln!(
+        out,
+        "|{}|",
+        head.iter()
+            .enumerate()
+            .map(
+                |(i, _)| if i < 3 + several_datasets as usize + any_settings as usize {
+                    "---"
+                } else {
+                    "---:"
+                }
+            )
+            .collect::<Vec<_>>()
+            .join("|")
+    );
+    let mut footnotes = Vec::new();
+    for r in rows {
+        let mut cells: Vec<String> = Vec::new();
+        if several_datasets {
+            cells.push(r.dataset.clone());
+        }
+        cells.extend([r.model.clone(), r.data.clone(), r.regularizers.clone()]);
+        if any_settings {
+            cells.push(r.settings.clone());
+        }
+        let mut seeds = r.runs.len().to_string();
+        if r.in_progress > 0 {
+            seeds.push('*');
+            if footnotes.is_empty() {
+                footnotes.push("\\* some runs of this row are still in progress: their last evaluation is used.".to_string());
+            }
+        }
+        cells.push(seeds);
+        cells.push(pm(r.train_acc, 2));
+        cells.push(pm(r.test_acc, 2));
+        cells.push(pm(r.gen_error, 2));
+        let fit = |s: Option<Stat>, d: usize| {
+            let text = pm(s, d);
+            if r.runs_fitted < r.runs.len() {
+                format!("{text} ({}/{} fit)", r.runs_fitted, r.runs.len())
+            } else {
+                text
+            }
+        };
+        cells.push(fit(r.steps_to_fit, 0));
+        cells.push(fit(r.epochs_to_fit, 1));
+        if with_paper {
+            let p = r.paper;
+            let show = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "–".into());
+            cells.push(show(p.and_then(|p| p.train)));
+            cells.push(show(p.and_then(|p| p.test)));
+            cells.push(match (r.test_acc, p.and_then(|p| p.test)) {
+                (Some(o), Some(t)) => format!("{:+.2}", o.mean - t),
+                _ => "–".into(),
+            });
+        }
+        let _ = writeln!(out, "| {} |", cells.join(" | "));
+    }
+    for f in footnotes {
+        let _ = writeln!(out, "\n{f}");
+    }
+    out
+}
+
+/// The paper's own rows, for the summary.
+pub fn paper_markdown() -> String {
+    let mut out = String::from(
+        "| Table | Model | Augmentation | Weight decay | Dropout | Labels | Train (%) | Test (%) | Test top-5 (%) |\n|---|---|---|---|---|---|---:|---:|---:|\n",
+    );
+    let yn = |b: bool| if b { "yes" } else { "no" };
+    let show = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "–".into());
+    for r in paper::ROWS {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            r.table,
+            r.model,
+            yn(r.augmentation),
+            yn(r.weight_decay),
+            yn(r.dropout),
+            if r.random_labels { "random" } else { "true" },
+            show(r.train),
+            show(r.test),
+            show(r.test_top5)
+        );
+    }
+    out
+}
