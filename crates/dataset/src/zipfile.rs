@@ -260,7 +260,23 @@ pub fn read_entries(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
         }
         match u32_at(bytes, pos) {
             LOCAL_SIG => {}
-            CENTRAL_SIG | EOCD_SIG => return Ok(entries),
+            CENTRAL_SIG | EOCD_SIG => {
+                // Everything is read; still insist on a complete archive, as numpy would.
+                let tail = &bytes[pos..];
+                let window = tail.len().saturating_sub(22 + 0xffff);
+                let has_end = tail.len() >= 22
+                    && (window..=tail.len() - 22)
+                        .rev()
+                        .any(|at| u32_at(tail, at) == EOCD_SIG);
+                if !has_end {
+                    return Err(ZipError::Truncated {
+                        entry: "(central directory)".into(),
+                        need: 22,
+                        have: tail.len() as u64,
+                    });
+                }
+                return Ok(entries);
+            }
             _ => {
                 let entry = entries.last().map(|e| e.name.clone()).unwrap_or_default();
                 return Err(ZipError::Corrupt {
