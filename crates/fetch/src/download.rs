@@ -1,0 +1,232 @@
+//! The one way a rethink tool downloads: stream to a temporary file beside the cache entry while
+//! hashing, compare with the published MD5, and only then rename into place. A cache entry whose
+//! MD5 matches is used as is, so a verified file is never downloaded again and a failed or
+//! corrupted download never leaves anything behind.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+
+/// Why a download did not produce a verified file.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The server could not be reached or the transfer broke off.
+    #[error("cannot download {url}: {message}")]
+    Network { url: String, message: String },
+    /// The bytes arrived but are not the published file.
+    #[error("{url}: MD5 is {actual}, expected {expected} (download discarded)")]
+    Md5Mismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{path}: {source}")]
+    Io { path: String, source: io::Error },
+}
+
+impl FetchError {
+    /// True when the failure is the network's (the case where `--archive`/`--dir` helps).
+    pub fn is_network(&self) -> bool {
+        matches!(self, FetchError::Network { .. })
+    }
+}
+
+/// A verified local file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fetched {
+    pub path: PathBuf,
+    /// Lowercase hex MD5 of the file.
+    pub md5: String,
+    /// False when a verified cached copy was used.
+    pub downloaded: bool,
+}
+
+/// Lowercase hex MD5 of `bytes`.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    hex(&Md5::digest(bytes))
+}
+
+/// Lowercase hex MD5 of a file, read in 1 MiB blocks.
+pub fn md5_file(path: &Path) -> io::Result<String> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = reader.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Returns `cache` if it holds a file with MD5 `md5`, else downloads `url` into it.
+///
+/// The download goes to a temporary file in the cache's directory and is renamed over `cache`
+/// only when its MD5 matches; on any error nothing is left behind. Progress is drawn on stderr
+/// when stderr is a terminal.
+pub fn fetch_cached(url: &str, cache: &Path, md5: &str) -> Result<Fetched, FetchError> {
+    let expected = md5.to_ascii_lowercase();
+    let io_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| FetchError::Io { path, source }
+    };
+    if cache.is_file() {
+        let actual = md5_file(cache).map_err(io_err(cache))?;
+        if actual == expected {
+            return Ok(Fetched {
+                path: cache.to_path_buf(),
+                md5: actual,
+                downloaded: false,
+            });
+        }
+        eprintln!(
+            "note: {} has MD5 {actual}, expected {expected}: downloading it again",
+            cache.display()
+        );
+    }
+    let dir = match cache.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+
+    let network = |message: String| FetchError::Network {
+        url: url.to_string(),
+        message,
+    };
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(20)))
+        .timeout_per_read(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let response = agent.get(url).call().map_err(|e| network(e.to_string()))?;
+    let body = response.into_body();
+    let len = body.content_length();
+    let mut reader = body.into_reader();
+
+    let file_name = cache
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&format!(".{file_name}."))
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(io_err(dir))?;
+    let bar = byte_progress(len, &file_name);
+    let mut hasher = Md5::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(network(e.to_string())),
+        };
+        hasher.update(&buf[..n]);
+        tmp.write_all(&buf[..n]).map_err(io_err(tmp.path()))?;
+        bar.inc(n as u64);
+    }
+    bar.finish_and_clear();
+    let actual = hex(&hasher.finalize());
+    if actual != expected {
+        return Err(FetchError::Md5Mismatch {
+            url: url.to_string(),
+            expected,
+            actual,
+        });
+    }
+    tmp.as_file().sync_all().map_err(io_err(tmp.path()))?;
+    tmp.persist(cache).map_err(|e| FetchError::Io {
+        path: cache.display().to_string(),
+        source: e.error,
+    })?;
+    Ok(Fetched {
+        path: cache.to_path_buf(),
+        md5: actual,
+        downloaded: true,
+    })
+}
+
+fn byte_progress(len: Option<u64>, name: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if !io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match len {
+        Some(n) => indicatif::ProgressBar::new(n),
+        None => indicatif::ProgressBar::no_length(),
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("downloading {name}"));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_server::TestServer;
+
+    #[test]
+    fn md5_of_known_strings() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn downloads_once_then_uses_the_verified_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let md5 = md5_hex(&body);
+        let server = TestServer::serve(vec![("/a.bin".into(), body.clone())]);
+        let cache = dir.path().join("sub/a.bin");
+        let got = fetch_cached(&server.url("/a.bin"), &cache, &md5).unwrap();
+        assert!(got.downloaded);
+        assert_eq!(std::fs::read(&cache).unwrap(), body);
+        assert_eq!(server.requests(), 1);
+        let again = fetch_cached(&server.url("/a.bin"), &cache, &md5).unwrap();
+        assert!(!again.downloaded);
+        assert_eq!(server.requests(), 1);
+    }
+
+    #[test]
+    fn a_wrong_md5_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::serve(vec![("/a.bin".into(), b"hello".to_vec())]);
+        let cache = dir.path().join("a.bin");
+        let err = fetch_cached(&server.url("/a.bin"), &cache, &"0".repeat(32)).unwrap_err();
+        assert!(matches!(err, FetchError::Md5Mismatch { .. }), "{err}");
+        assert!(err.to_string().contains(&md5_hex(b"hello")), "{err}");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_missing_file_and_a_closed_port_are_network_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::serve(vec![]);
+        let cache = dir.path().join("a.bin");
+        let err = fetch_cached(&server.url("/nope"), &cache, &"0".repeat(32)).unwrap_err();
+        assert!(err.is_network(), "{err}");
+        assert!(err.to_string().contains("404"), "{err}");
+        let url = server.url("/a.bin");
+        drop(server);
+        let err = fetch_cached(&url, &cache, &"0".repeat(32)).unwrap_err();
+        assert!(err.is_network(), "{err}");
+        assert!(!cache.exists());
+    }
+}

@@ -1,0 +1,10 @@
+//! What the data-preparation tools (`cifar-fetch`, `mnist-fetch`, `imagenet-pack`) share: an HTTP
+//! download that is verified against a published MD5 and cached so a verified file is never
+//! fetched twice, checksums of input files, and reading of gzip and tar inputs.
+
+mod archive;
+mod download;
+pub mod test_server;
+
+pub use archive::{is_gzip, open_maybe_gz, read_maybe_gz, visit_tar};
+pub use download::{FetchError, Fetched, fetch_cached, md5_file, md5_hex};
