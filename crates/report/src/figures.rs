@@ -498,7 +498,7 @@ pub fn memorization(cx: &Context) -> Result<Figure, Skipped> {
             Part::Regularizers,
             Part::Settings,
         ],
-        &[],
+        &[Part::Data],
     );
     for (i, (g, label)) in used.iter().zip(labels).enumerate() {
         let subset = |pick: fn(&crate::runs::Eval) -> Option<f64>| {

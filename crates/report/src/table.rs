@@ -116,9 +116,14 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
+/// A CSV number: rounded to `decimals`, written in its shortest form ("51", "1.414214").
 fn num(x: Option<f64>, decimals: usize) -> String {
     match x {
-        Some(v) if v.is_finite() => format!("{v:.decimals$}"),
+        Some(v) if v.is_finite() => {
+            let scale = 10f64.powi(decimals as i32);
+            let r = (v * scale).round() / scale;
+            format!("{}", if r == 0.0 { 0.0 } else { r })
+        }
         _ => String::new(),
     }
 }
@@ -181,23 +186,23 @@ pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
             csv_field(&r.settings),
             r.runs.len().to_string(),
             r.in_progress.to_string(),
-            mean(r.train_acc, 4),
-            sd(r.train_acc, 4),
-            mean(r.test_acc, 4),
-            sd(r.test_acc, 4),
-            mean(r.gen_error, 4),
-            sd(r.gen_error, 4),
+            mean(r.train_acc, 6),
+            sd(r.train_acc, 6),
+            mean(r.test_acc, 6),
+            sd(r.test_acc, 6),
+            mean(r.gen_error, 6),
+            sd(r.gen_error, 6),
             fmt_num(fit_threshold),
             r.runs_fitted.to_string(),
-            mean(r.steps_to_fit, 1),
-            sd(r.steps_to_fit, 1),
-            mean(r.epochs_to_fit, 3),
-            sd(r.epochs_to_fit, 3),
+            mean(r.steps_to_fit, 3),
+            sd(r.steps_to_fit, 3),
+            mean(r.epochs_to_fit, 6),
+            sd(r.epochs_to_fit, 6),
         ];
         if with_paper {
             let p = r.paper;
             let diff = |ours: Option<Stat>, theirs: Option<f64>| match (ours, theirs) {
-                (Some(o), Some(t)) => num(Some(o.mean - t), 2),
+                (Some(o), Some(t)) => num(Some(o.mean - t), 6),
                 _ => String::new(),
             };
             fields.extend([
