@@ -137,7 +137,7 @@ pub fn matching_row(g: &Group) -> Option<PaperRow> {
         return None;
     }
     let random_labels = match g.corruption.labels {
-        p if p == 0.0 => false,
+        0.0 => false,
         p if p >= 1.0 => true,
         _ => return None,
     };

@@ -30,11 +30,11 @@ impl Corruption {
     /// The five curves of the paper's Figure 1a; partially corrupted labels are not one of them.
     pub fn figure1a_kind(&self) -> Option<&'static str> {
         match (self.pixels, self.labels) {
-            (Pixels::None, p) if p == 0.0 => Some("true labels"),
+            (Pixels::None, 0.0) => Some("true labels"),
             (Pixels::None, p) if p >= 1.0 => Some("random labels"),
-            (Pixels::Shuffled, p) if p == 0.0 => Some("shuffled pixels"),
-            (Pixels::Random, p) if p == 0.0 => Some("random pixels"),
-            (Pixels::Gaussian, p) if p == 0.0 => Some("Gaussian"),
+            (Pixels::Shuffled, 0.0) => Some("shuffled pixels"),
+            (Pixels::Random, 0.0) => Some("random pixels"),
+            (Pixels::Gaussian, 0.0) => Some("Gaussian"),
             _ => None,
         }
     }
@@ -147,10 +147,10 @@ impl Run {
 
     /// Final train/test accuracy (fractions): from the summary, else the last evaluation so far.
     pub fn final_accuracy(&self) -> (Option<f64>, Option<f64>) {
-        if let Some(f) = self.summary.as_ref().and_then(|s| s.final_.as_ref()) {
-            if f.train_acc.is_some() || f.test_acc.is_some() {
-                return (f.train_acc, f.test_acc);
-            }
+        if let Some(f) = self.summary.as_ref().and_then(|s| s.final_.as_ref())
+            && (f.train_acc.is_some() || f.test_acc.is_some())
+        {
+            return (f.train_acc, f.test_acc);
         }
         match self.evals.last() {
             Some(e) => (e.train_acc, e.test_acc),
@@ -305,10 +305,10 @@ pub fn read_run(dir: &Path) -> Result<Run> {
 
 fn parse_summary(mut v: Value) -> Result<Summary> {
     // `final` is a Rust keyword; move it aside before deserializing.
-    if let Some(obj) = v.as_object_mut() {
-        if let Some(f) = obj.remove("final") {
-            obj.insert("final_".to_string(), f);
-        }
+    if let Some(obj) = v.as_object_mut()
+        && let Some(f) = obj.remove("final")
+    {
+        obj.insert("final_".to_string(), f);
     }
     Ok(serde_json::from_value(v)?)
 }
