@@ -89,7 +89,7 @@ fn padded(lo: f64, hi: f64) -> (f64, f64) {
 fn tick_formatter(span: f64) -> impl Fn(&f64) -> String {
     let decimals = if span >= 20.0 {
         0
-    } else if span >= 2.0 {
+    } else if span >= 0.9 {
         1
     } else {
         2
