@@ -15,7 +15,13 @@ pub fn is_gzip(bytes: &[u8]) -> bool {
 
 /// Opens a file for reading, decompressing it on the fly if it is gzip.
 pub fn open_maybe_gz(path: &Path) -> io::Result<Box<dyn Read + Send>> {
-    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    maybe_gunzip(BufReader::with_capacity(1 << 20, File::open(path)?))
+}
+
+/// Wraps a buffered reader in a gzip decoder when its first bytes are the gzip magic number.
+pub fn maybe_gunzip<'a, R: BufRead + Send + 'a>(
+    mut reader: R,
+) -> io::Result<Box<dyn Read + Send + 'a>> {
     let gz = is_gzip(reader.fill_buf()?);
     Ok(if gz {
         Box::new(MultiGzDecoder::new(reader))

@@ -64,6 +64,35 @@ pub fn md5_file(path: &Path) -> io::Result<String> {
     Ok(hex(&hasher.finalize()))
 }
 
+/// A reader that computes the MD5 of everything read through it.
+pub struct Md5Reader<R> {
+    inner: R,
+    hasher: Md5,
+}
+
+impl<R: Read> Md5Reader<R> {
+    pub fn new(inner: R) -> Md5Reader<R> {
+        Md5Reader {
+            inner,
+            hasher: Md5::new(),
+        }
+    }
+
+    /// Reads what is left of the input and returns the lowercase hex MD5 of all of it.
+    pub fn finish(mut self) -> io::Result<String> {
+        io::copy(&mut self, &mut io::sink())?;
+        Ok(hex(&self.hasher.finalize()))
+    }
+}
+
+impl<R: Read> Read for Md5Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
