@@ -201,8 +201,10 @@ pub struct Dataset {
     pub train_clean_labels: Option<Vec<u16>>,
     /// 1 for the training examples whose label was redrawn.
     pub train_corrupted: Option<Vec<u8>>,
-    /// The bytes this dataset was read from (for its digest).
+    /// The bytes this dataset was read from (for its digest), when read from a buffer.
     source: Option<Bytes>,
+    /// `blake3:<hex>` of the input: hashed while streaming, or lazily from `source`.
+    digest: std::sync::OnceLock<String>,
     /// The entries as found in the file read (name, numpy type string, shape).
     file_entries: Vec<EntryInfo>,
 }
@@ -247,6 +249,7 @@ impl Dataset {
             train_clean_labels: None,
             train_corrupted: None,
             source: None,
+            digest: std::sync::OnceLock::new(),
             file_entries: Vec::new(),
         }
     }
@@ -262,9 +265,15 @@ impl Dataset {
 
     /// `blake3:<hex>` of the file this dataset was read from, if it was read.
     pub fn digest(&self) -> Option<String> {
-        self.source
-            .as_ref()
-            .map(|b| format!("blake3:{}", blake3::hash(b).to_hex()))
+        if let Some(d) = self.digest.get() {
+            return Some(d.clone());
+        }
+        let source = self.source.as_ref()?;
+        Some(
+            self.digest
+                .get_or_init(|| format!("blake3:{}", blake3::hash(source).to_hex()))
+                .clone(),
+        )
     }
 
     /// Checks every invariant of the format; `file` names the dataset in the error.
@@ -406,17 +415,45 @@ pub fn read_path(path: impl AsRef<Path>) -> Result<Dataset> {
 }
 
 /// Reads a dataset from a stream (a pipe, stdin), front to back; `name` is used in errors.
-pub fn read_from(mut reader: impl Read, name: &str) -> Result<Dataset> {
-    let mut buf = Vec::new();
-    reader
-        .read_to_end(&mut buf)
-        .map_err(|e| Error::new(name, format!("cannot read: {e}")))?;
-    read_bytes(Bytes::from(buf), name)
+pub fn read_from(reader: impl Read, name: &str) -> Result<Dataset> {
+    let mut hashing = HashingReader {
+        inner: reader,
+        hasher: blake3::Hasher::new(),
+    };
+    let entries =
+        zipfile::read_stream(&mut hashing).map_err(|e| Error::new(name, e.to_string()))?;
+    let dataset = parse_entries(entries, None, name)?;
+    let _ = dataset
+        .digest
+        .set(format!("blake3:{}", hashing.hasher.finalize().to_hex()));
+    Ok(dataset)
+}
+
+/// Hashes what passes through, so a streamed input gets the digest a file of it would.
+struct HashingReader<R> {
+    inner: R,
+    hasher: blake3::Hasher,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Parses and validates a whole dataset file held in memory.
 pub fn read_bytes(bytes: Bytes, name: &str) -> Result<Dataset> {
     let entries = zipfile::read_entries(&bytes).map_err(|e| Error::new(name, e.to_string()))?;
+    parse_entries(entries, Some(bytes), name)
+}
+
+fn parse_entries(
+    entries: Vec<zipfile::Entry>,
+    source: Option<Bytes>,
+    name: &str,
+) -> Result<Dataset> {
     let err = |entry: &str, msg: String| Error::new(name, format!("{entry}: {msg}"));
     let mut arrays: Vec<(String, npy::RawArray)> = Vec::with_capacity(entries.len());
     let mut file_entries = Vec::with_capacity(entries.len());
@@ -505,7 +542,8 @@ pub fn read_bytes(bytes: Bytes, name: &str) -> Result<Dataset> {
         test,
         train_clean_labels,
         train_corrupted,
-        source: Some(bytes),
+        source,
+        digest: std::sync::OnceLock::new(),
         file_entries,
     };
     dataset.validate(name)?;

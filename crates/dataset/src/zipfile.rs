@@ -236,38 +236,111 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(b[at..at + 8].try_into().unwrap())
 }
 
-/// Reads all entries of a zip archive held in `bytes`, in file order.
+/// Where the parser gets its bytes: a buffer (views, no copies) or a stream (one exact-size
+/// buffer per entry, so a pipe is consumed front to back without reallocation).
+trait Source {
+    /// The next `n` bytes, or fewer at the end of the input.
+    fn take(&mut self, n: u64) -> io::Result<Bytes>;
+    /// Everything not yet taken.
+    fn rest(&mut self) -> io::Result<Bytes>;
+    /// The whole input, when only the central directory can describe it.
+    fn whole(&mut self, taken: &[u8]) -> io::Result<Option<Bytes>>;
+}
+
+struct BufferSource<'a> {
+    bytes: &'a Bytes,
+    pos: usize,
+}
+
+impl Source for BufferSource<'_> {
+    fn take(&mut self, n: u64) -> io::Result<Bytes> {
+        let end = self
+            .pos
+            .saturating_add(n.min(usize::MAX as u64) as usize)
+            .min(self.bytes.len());
+        let out = self.bytes.slice(self.pos..end);
+        self.pos = end;
+        Ok(out)
+    }
+    fn rest(&mut self) -> io::Result<Bytes> {
+        self.take(u64::MAX)
+    }
+    fn whole(&mut self, _taken: &[u8]) -> io::Result<Option<Bytes>> {
+        Ok(Some(self.bytes.clone()))
+    }
+}
+
+struct StreamSource<R> {
+    reader: R,
+    started: bool,
+}
+
+impl<R: Read> Source for StreamSource<R> {
+    fn take(&mut self, n: u64) -> io::Result<Bytes> {
+        let mut buf = Vec::with_capacity(n.min(1 << 40) as usize);
+        (&mut self.reader).take(n).read_to_end(&mut buf)?;
+        self.started = true;
+        Ok(Bytes::from(buf))
+    }
+    fn rest(&mut self) -> io::Result<Bytes> {
+        let mut buf = Vec::new();
+        self.reader.read_to_end(&mut buf)?;
+        Ok(Bytes::from(buf))
+    }
+    fn whole(&mut self, taken: &[u8]) -> io::Result<Option<Bytes>> {
+        let mut buf = taken.to_vec();
+        self.reader.read_to_end(&mut buf)?;
+        Ok(Some(Bytes::from(buf)))
+    }
+}
+
+/// Reads all entries of a zip archive held in `bytes`, in file order; stored entries are views.
 pub fn read_entries(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
-    if bytes.is_empty() {
-        return Err(ZipError::Empty);
-    }
-    if bytes.len() < 4 || u32_at(bytes, 0) != LOCAL_SIG {
-        return Err(ZipError::NotZip);
-    }
-    let mut entries = Vec::new();
-    let mut pos = 0usize;
+    parse(&mut BufferSource { bytes, pos: 0 })
+}
+
+/// Reads all entries of a zip archive from a stream, front to back.
+pub fn read_stream(reader: impl Read) -> Result<Vec<Entry>, ZipError> {
+    parse(&mut StreamSource {
+        reader,
+        started: false,
+    })
+}
+
+fn parse(src: &mut impl Source) -> Result<Vec<Entry>, ZipError> {
+    let io_err = |entry: &str, e: io::Error| ZipError::Corrupt {
+        entry: entry.to_string(),
+        what: format!("read error: {e}"),
+    };
+    let mut entries: Vec<Entry> = Vec::new();
     loop {
-        if pos + 4 > bytes.len() {
-            let entry = entries
-                .last()
-                .map(|e: &Entry| e.name.clone())
-                .unwrap_or_default();
+        let last = entries.last().map(|e| e.name.clone()).unwrap_or_default();
+        let sig = src.take(4).map_err(|e| io_err(&last, e))?;
+        if entries.is_empty() && sig.is_empty() {
+            return Err(ZipError::Empty);
+        }
+        if sig.len() < 4 {
+            if entries.is_empty() {
+                return Err(ZipError::NotZip);
+            }
             return Err(ZipError::Truncated {
-                entry,
+                entry: "(central directory)".into(),
                 need: 4,
-                have: (bytes.len() - pos) as u64,
+                have: sig.len() as u64,
             });
         }
-        match u32_at(bytes, pos) {
+        match u32_at(&sig, 0) {
             LOCAL_SIG => {}
-            CENTRAL_SIG | EOCD_SIG => {
-                // Everything is read; still insist on a complete archive, as numpy would.
-                let tail = &bytes[pos..];
+            CENTRAL_SIG | EOCD_SIG if !entries.is_empty() => {
+                // Every entry is read; still insist on a complete archive, as numpy would.
+                let rest = src.rest().map_err(|e| io_err("(central directory)", e))?;
+                let mut tail = sig.to_vec();
+                tail.extend_from_slice(&rest);
                 let window = tail.len().saturating_sub(22 + 0xffff);
                 let has_end = tail.len() >= 22
                     && (window..=tail.len() - 22)
                         .rev()
-                        .any(|at| u32_at(tail, at) == EOCD_SIG);
+                        .any(|at| u32_at(&tail, at) == EOCD_SIG);
                 if !has_end {
                     return Err(ZipError::Truncated {
                         entry: "(central directory)".into(),
@@ -277,40 +350,51 @@ pub fn read_entries(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
                 }
                 return Ok(entries);
             }
+            _ if entries.is_empty() => return Err(ZipError::NotZip),
             _ => {
-                let entry = entries.last().map(|e| e.name.clone()).unwrap_or_default();
                 return Err(ZipError::Corrupt {
-                    entry,
-                    what: format!("unexpected bytes at offset {pos}"),
+                    entry: last,
+                    what: "unexpected bytes after it".into(),
                 });
             }
         }
-        if pos + 30 > bytes.len() {
+        let fixed = src.take(26).map_err(|e| io_err("(local header)", e))?;
+        if fixed.len() < 26 {
             return Err(ZipError::Truncated {
                 entry: "(local header)".into(),
                 need: 30,
-                have: (bytes.len() - pos) as u64,
+                have: 4 + fixed.len() as u64,
             });
         }
-        let flags = u16_at(bytes, pos + 6);
-        let method = u16_at(bytes, pos + 8);
-        let crc = u32_at(bytes, pos + 14);
-        let mut csize = u32_at(bytes, pos + 18) as u64;
-        let mut usize_ = u32_at(bytes, pos + 22) as u64;
-        let name_len = u16_at(bytes, pos + 26) as usize;
-        let extra_len = u16_at(bytes, pos + 28) as usize;
-        let header_end = pos + 30 + name_len + extra_len;
-        if header_end > bytes.len() {
+        let flags = u16_at(&fixed, 2);
+        let method = u16_at(&fixed, 4);
+        let crc = u32_at(&fixed, 10);
+        let mut csize = u32_at(&fixed, 14) as u64;
+        let mut usize_ = u32_at(&fixed, 18) as u64;
+        let name_len = u16_at(&fixed, 22) as usize;
+        let extra_len = u16_at(&fixed, 24) as usize;
+        let var = src
+            .take((name_len + extra_len) as u64)
+            .map_err(|e| io_err("(local header)", e))?;
+        if var.len() < name_len + extra_len {
             return Err(ZipError::Truncated {
                 entry: "(local header)".into(),
-                need: (header_end - pos) as u64,
-                have: (bytes.len() - pos) as u64,
+                need: (name_len + extra_len) as u64,
+                have: var.len() as u64,
             });
         }
-        let name = String::from_utf8_lossy(&bytes[pos + 30..pos + 30 + name_len]).into_owned();
+        let name = String::from_utf8_lossy(&var[..name_len]).into_owned();
         if flags & 0x8 != 0 {
             // Sizes live after the data: only the central directory can tell them.
-            return read_with_central_directory(bytes);
+            if !entries.is_empty() {
+                return Err(ZipError::Corrupt {
+                    entry: name,
+                    what: "data descriptor after stored entries".into(),
+                });
+            }
+            let taken: Vec<u8> = [&sig[..], &fixed[..], &var[..]].concat();
+            let whole = src.whole(&taken).map_err(|e| io_err(&name, e))?;
+            return read_with_central_directory(&whole.expect("sources return the whole input"));
         }
         if flags & 0x1 != 0 {
             return Err(ZipError::Corrupt {
@@ -318,7 +402,7 @@ pub fn read_entries(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
                 what: "encrypted entries are not supported".into(),
             });
         }
-        let extra = &bytes[pos + 30 + name_len..header_end];
+        let extra = &var[name_len..];
         if csize == U32_MAX || usize_ == U32_MAX {
             let mut at = 0;
             while at + 4 <= extra.len() {
@@ -337,15 +421,14 @@ pub fn read_entries(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
                 at += 4 + len;
             }
         }
-        let available = (bytes.len() - header_end) as u64;
-        if csize > available {
+        let raw = src.take(csize).map_err(|e| io_err(&name, e))?;
+        if (raw.len() as u64) < csize {
             return Err(ZipError::Truncated {
                 entry: name,
                 need: csize,
-                have: available,
+                have: raw.len() as u64,
             });
         }
-        let raw = bytes.slice(header_end..header_end + csize as usize);
         let data = match method {
             0 => raw,
             8 => {
@@ -380,7 +463,6 @@ pub fn read_entries(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
             });
         }
         entries.push(Entry { name, data });
-        pos = header_end + csize as usize;
     }
 }
 

@@ -169,3 +169,28 @@ fn a_flipped_byte_fails_the_crc() {
         "flip.npz: corrupt zip entry 'train_images.npy': CRC mismatch"
     );
 }
+
+#[test]
+fn a_stream_reads_like_a_file_with_the_same_digest() {
+    let d = util::tiny_dataset(9, 4, [3, 5, 3], 10, 21);
+    let bytes = util::encode(&d);
+    let dir = util::Dir::new();
+    let path = dir.write("d.npz", &bytes);
+    let from_file = read_path(&path).unwrap();
+    let from_stream = rethink_dataset::read_from(&bytes[..], "<stdin>").unwrap();
+    assert_eq!(from_file, from_stream);
+    let digest = from_file.digest().unwrap();
+    assert_eq!(Some(digest.clone()), from_stream.digest());
+    assert_eq!(digest, format!("blake3:{}", blake3_hex(&bytes)));
+    for cut in [0, 3, 10, 29, 100, bytes.len() / 2, bytes.len() - 23] {
+        let err = rethink_dataset::read_from(&bytes[..cut], "<stdin>")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("<stdin>: "), "{err}");
+    }
+}
+
+fn blake3_hex(bytes: &[u8]) -> String {
+    // The digest is blake3 of the file bytes; checked against the reference crate.
+    blake3::hash(bytes).to_hex().to_string()
+}
