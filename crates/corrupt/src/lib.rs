@@ -1,0 +1,340 @@
+//! `corrupt`: the randomization tests of Zhang et al. (2017) applied to a dataset file: noisy or
+//! random labels, shuffled pixels, random pixels, Gaussian images.
+
+pub mod labels;
+pub mod pixels;
+pub mod streams;
+
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use clap::Parser;
+use rethink_cli::{Input, Output, usage};
+use rethink_dataset::{Corruption, Dataset};
+use serde_json::{Value, json};
+
+/// Apply the paper's randomization tests to a dataset file.
+///
+/// Label mode (training labels only; test labels stay true so test error is generalization error):
+///   --labels P        each training label, independently with probability P, is replaced by a
+///                     class drawn uniformly from all K classes (it may stay the same, so about
+///                     (1-1/K)·P change). P = 1 gives random labels. The true labels are kept in
+///                     train_clean_labels and the redrawn examples are flagged in train_corrupted.
+///
+/// Pixel modes (at most one; applied to train AND test images; a pixel keeps its channels):
+///   --shuffle-pixels  one random permutation of the H×W pixel positions, the same for every image
+///   --random-pixels   an independent random permutation for each image
+///   --gaussian        every image replaced by i.i.d. Gaussian pixels whose per-channel mean and
+///                     variance are those of the training images (the same moments for test);
+///                     float32 output unless --quantize
+///
+/// A label mode and a pixel mode can be combined. Corrupting a corrupted file keeps the original
+/// train_clean_labels; meta.corruption then describes the combined state (labels: the overall
+/// redraw probability 1-(1-p1)(1-p2); pixels: the strongest mode, gaussian > random > shuffle).
+///
+/// The output is the same for a seed whatever the number of threads (RAYON_NUM_THREADS), and each
+/// mode and split draws from its own stream, so adding a flag never changes the others' draws.
+///
+/// Examples:
+///   corrupt --labels 0.4 --seed 1 < data/cifar10.npz > data/cifar10-labels0.4-s1.npz
+///   corrupt --shuffle-pixels --seed 1 data/cifar10.npz -o data/cifar10-shuffled.npz
+///   corrupt --gaussian --quantize data/fmnist.npz -o data/fmnist-gaussian.npz
+#[derive(Parser, Debug)]
+#[command(name = "corrupt", version)]
+pub struct Args {
+    /// The dataset file, or '-' for standard input.
+    #[arg(value_name = "FILE", default_value = "-")]
+    pub input: Input,
+    /// Write the result here (atomically) instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "OUT")]
+    pub output: Option<PathBuf>,
+    /// Redraw each training label with probability P (0 ≤ P ≤ 1) uniformly from all classes.
+    #[arg(long, value_name = "P")]
+    pub labels: Option<f64>,
+    /// One permutation of the pixel positions for every train and test image.
+    #[arg(long, group = "pixel_mode")]
+    pub shuffle_pixels: bool,
+    /// An independent permutation of the pixel positions for each image.
+    #[arg(long, group = "pixel_mode")]
+    pub random_pixels: bool,
+    /// Replace every image by Gaussian noise with the training images' per-channel mean and variance.
+    #[arg(long, group = "pixel_mode")]
+    pub gaussian: bool,
+    /// With --gaussian: round to the nearest integer and clamp to 0..=255, writing uint8 images
+    /// (the clamping makes the variance slightly smaller than the target).
+    #[arg(long, requires = "gaussian")]
+    pub quantize: bool,
+    /// Seed of every random draw; recorded in meta.
+    #[arg(long, value_name = "S", default_value_t = 0)]
+    pub seed: u64,
+}
+
+/// How pixels are randomized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum PixelMode {
+    Shuffle,
+    Random,
+    Gaussian,
+}
+
+impl PixelMode {
+    /// The name in `meta.corruption.pixels`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PixelMode::Shuffle => "shuffle",
+            PixelMode::Random => "random",
+            PixelMode::Gaussian => "gaussian",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<PixelMode> {
+        [PixelMode::Shuffle, PixelMode::Random, PixelMode::Gaussian]
+            .into_iter()
+            .find(|m| m.name() == name)
+    }
+}
+
+/// A validated request.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    pub labels: Option<f64>,
+    pub pixels: Option<PixelMode>,
+    pub quantize: bool,
+    pub seed: u64,
+}
+
+impl Config {
+    pub fn from_args(args: &Args) -> anyhow::Result<Config> {
+        if let Some(p) = args.labels
+            && !(0.0..=1.0).contains(&p)
+        {
+            usage!("--labels {p}: the probability must be between 0 and 1");
+        }
+        let pixels = if args.shuffle_pixels {
+            Some(PixelMode::Shuffle)
+        } else if args.random_pixels {
+            Some(PixelMode::Random)
+        } else if args.gaussian {
+            Some(PixelMode::Gaussian)
+        } else {
+            None
+        };
+        if args.labels.is_none() && pixels.is_none() {
+            usage!(
+                "nothing to do: give --labels P and/or one of --shuffle-pixels, --random-pixels, --gaussian"
+            );
+        }
+        Ok(Config {
+            labels: args.labels,
+            pixels,
+            quantize: args.quantize,
+            seed: args.seed,
+        })
+    }
+}
+
+/// What [`apply`] did, for the log line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Summary {
+    pub train: usize,
+    pub redrawn: Option<usize>,
+    pub changed: usize,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let config = Config::from_args(&args)?;
+    let output = Output::new(args.output.as_deref());
+    output.check_binary()?;
+    let mut dataset = args.input.read_dataset()?;
+    let name = args.input.to_string();
+    let digest = dataset.digest();
+    let summary = apply(&mut dataset, &config, &name)?;
+    dataset.meta.history.push(rethink_cli::history_record(
+        "corrupt",
+        env!("CARGO_PKG_VERSION"),
+        Some(config.seed),
+        digest,
+    ));
+    if let (Some(p), Some(redrawn)) = (config.labels, summary.redrawn) {
+        eprintln!(
+            "corrupt: labels p={p}: {redrawn} of {} training labels redrawn, {} now differ from the clean labels",
+            summary.train, summary.changed
+        );
+    }
+    output.write_dataset(&dataset)
+}
+
+/// Applies `config` to `dataset` and updates `meta.corruption`; `name` names the file in errors.
+pub fn apply(dataset: &mut Dataset, config: &Config, name: &str) -> anyhow::Result<Summary> {
+    let round = dataset
+        .meta
+        .history
+        .iter()
+        .filter(|h| h.tool == "corrupt")
+        .count() as u32;
+    let seed = config.seed;
+    let classes = dataset.num_classes();
+    let needs_train = |what: &str| {
+        anyhow!(
+            "{name}: {what} needs training data, but the file holds only test_images/test_labels"
+        )
+    };
+
+    let mut redrawn = None;
+    if let Some(p) = config.labels {
+        let train = dataset
+            .train
+            .as_mut()
+            .ok_or_else(|| needs_train("--labels"))?;
+        let clean = dataset
+            .train_clean_labels
+            .take()
+            .unwrap_or_else(|| train.labels.clone());
+        let mut mask = dataset.train_corrupted.take().unwrap_or_else(|| {
+            clean
+                .iter()
+                .zip(&train.labels)
+                .map(|(c, l)| u8::from(c != l))
+                .collect()
+        });
+        let pass = labels::corrupt(&mut train.labels, &mut mask, p, classes, seed, round);
+        redrawn = Some(pass.redrawn);
+        dataset.train_clean_labels = Some(clean);
+        dataset.train_corrupted = Some(mask);
+    }
+
+    let mut moments = None;
+    match config.pixels {
+        None => {}
+        Some(PixelMode::Shuffle) => {
+            let images = dataset
+                .train
+                .as_ref()
+                .or(dataset.test.as_ref())
+                .map(|s| &s.images)
+                .expect("a valid dataset has a split");
+            let positions = images.height() * images.width();
+            let perm =
+                streams::permutation(&mut streams::stream(seed, round, "shuffle", 0), positions);
+            for split in [&mut dataset.train, &mut dataset.test]
+                .into_iter()
+                .flatten()
+            {
+                split.images = pixels::shuffle(&split.images, &perm);
+            }
+        }
+        Some(PixelMode::Random) => {
+            for (purpose, split) in [
+                ("random/train", &mut dataset.train),
+                ("random/test", &mut dataset.test),
+            ] {
+                if let Some(split) = split {
+                    split.images = pixels::randomize(&split.images, seed, round, purpose);
+                }
+            }
+        }
+        Some(PixelMode::Gaussian) => {
+            let train = dataset
+                .train
+                .as_ref()
+                .ok_or_else(|| needs_train("--gaussian"))?;
+            let m = pixels::moments(&train.images);
+            for (purpose, split) in [
+                ("gaussian/train", &mut dataset.train),
+                ("gaussian/test", &mut dataset.test),
+            ] {
+                if let Some(split) = split {
+                    split.images = pixels::gaussian(
+                        split.images.shape(),
+                        &m,
+                        seed,
+                        round,
+                        purpose,
+                        config.quantize,
+                    );
+                }
+            }
+            moments = Some(m);
+        }
+    }
+
+    let train = dataset.train.as_ref().map_or(0, |s| s.len());
+    let changed = match (&dataset.train, &dataset.train_clean_labels) {
+        (Some(t), Some(clean)) => t.labels.iter().zip(clean).filter(|(a, b)| a != b).count(),
+        _ => 0,
+    };
+    let flagged = dataset
+        .train_corrupted
+        .as_ref()
+        .map_or(0, |m| m.iter().filter(|&&x| x == 1).count());
+    let fraction = |k: usize| {
+        if train == 0 {
+            0.0
+        } else {
+            k as f64 / train as f64
+        }
+    };
+
+    let prev = dataset.meta.corruption.take().unwrap_or_default();
+    let mut corruption = Corruption {
+        labels: match config.labels {
+            Some(p) => labels::combined(prev.labels, p),
+            None => prev.labels,
+        },
+        pixels: combined_pixels(prev.pixels.as_deref(), config.pixels),
+        extra: prev.extra,
+    };
+    let quantize = if config.pixels == Some(PixelMode::Gaussian) {
+        config.quantize
+    } else {
+        corruption
+            .extra
+            .get("quantize")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    };
+    let extra = &mut corruption.extra;
+    extra.insert("seed".into(), json!(seed));
+    extra.insert("labels_changed".into(), json!(fraction(changed)));
+    extra.insert("labels_redrawn".into(), json!(fraction(flagged)));
+    extra.insert("quantize".into(), json!(quantize));
+    if let Some(m) = &moments {
+        extra.insert("gaussian_mean".into(), json!(m.mean));
+        extra.insert("gaussian_std".into(), json!(m.std));
+    }
+    let mut pass = json!({
+        "labels": config.labels,
+        "pixels": config.pixels.map(PixelMode::name),
+        "seed": seed,
+    });
+    if config.pixels == Some(PixelMode::Gaussian) {
+        pass["quantize"] = json!(config.quantize);
+    }
+    match extra.get_mut("passes").and_then(Value::as_array_mut) {
+        Some(passes) => passes.push(pass),
+        None => {
+            extra.insert("passes".into(), json!([pass]));
+        }
+    }
+    dataset.meta.corruption = Some(corruption);
+    Ok(Summary {
+        train,
+        redrawn,
+        changed,
+    })
+}
+
+/// The pixel state after applying `new` to pixels in state `prev`: shuffling a shuffled image is
+/// still one fixed permutation, any permutation of random pixels is random pixels, and a
+/// permutation of i.i.d. Gaussian pixels is still i.i.d. Gaussian, so the strongest mode wins.
+fn combined_pixels(prev: Option<&str>, new: Option<PixelMode>) -> Option<String> {
+    match (prev, new) {
+        (None, None) => None,
+        (Some(p), None) => Some(p.to_string()),
+        (None, Some(n)) => Some(n.name().to_string()),
+        (Some(p), Some(n)) => match PixelMode::from_name(p) {
+            Some(p) => Some(p.max(n).name().to_string()),
+            None => Some(n.name().to_string()),
+        },
+    }
+}
