@@ -19,14 +19,18 @@ export LIBTORCH
 APT_PACKAGES := dataset-fashion-mnist fonts-dejavu-core binutils
 FMNIST_DIR  ?= /usr/share/datasets/fashion-mnist
 
-TOOLS := inspect
-BINARIES := $(addprefix $(BIN)/,$(TOOLS))
+DEVICE      ?= cpu
+SEEDS       ?= 1
+LAUNCH      ?=
+# Weight decay and dropout used by the `wd` and `dropout` settings of a sweep.
+WD          ?= 0.0005
+DROPOUT     ?= 0.5
 
 ##@ Setup
 
 .PHONY: help
 help: ## list the targets with one line each
-	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_.-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_./-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: setup
 setup: apt $(VPY) $(LIBTORCH)/build-version ## install what this machine lacks (apt packages, numpy venv, libtorch)
@@ -48,8 +52,14 @@ $(LIBTORCH)/build-version: scripts/setup-libtorch
 	scripts/setup-libtorch $(LIBTORCH)
 
 .PHONY: build
-build: setup ## build every tool (release)
+build: setup ## build every tool (release) into target/release
 	cargo build --release --workspace
+
+# Sweep targets depend on this (order-only): cargo is quick when nothing changed. NOBUILD=1 skips
+# it where the tools are prebuilt and cargo is absent (e.g. Slurm compute nodes).
+.PHONY: tools
+tools:
+	$(if $(NOBUILD),@true,@$(MAKE) --no-print-directory build >&2)
 
 ##@ Tests and benchmarks
 
@@ -65,3 +75,107 @@ bench-format: build ## dataset file throughput: pipe and mmap vs cat and numpy
 .PHONY: clean
 clean: ## remove build outputs (keeps data/, runs/ and the libtorch cache)
 	cargo clean
+
+##@ Data
+
+data/fashion-mnist.npz: | tools ## Fashion-MNIST (60k+10k) from Debian's dataset-fashion-mnist
+	$(BIN)/mnist-fetch --dataset fashion-mnist --dir $(FMNIST_DIR) -o $@
+
+# CIFAR-10 from the official binary archive: CIFAR_ARCHIVE=path/cifar-10-binary.tar.gz when offline.
+data/cifar10.npz: | tools
+	$(BIN)/cifar-fetch --dataset cifar10 $(if $(CIFAR_ARCHIVE),--archive $(CIFAR_ARCHIVE)) -o $@
+
+##@ Sweeps
+# A sweep trains every MODELS x CONDITIONS x SETTINGS x SEEDS combination on DATA:
+#   runs/NAME/<condition>--<model>--<setting>--s<seed>/summary.json   (one run each)
+#   report/NAME/summary.md                                            (report of runs/NAME/*/)
+# CONDITIONS: true, labels<p> (label corruption p, e.g. labels0.4), random-labels, shuffle,
+#   random-pixels, gaussian. SETTINGS: '+'-joined tokens: plain, crop, aug (crop+flip), wd,
+#   dropout, nobn. A corrupted dataset is made once per condition and seed: data/NAME/<cond>-s<seed>.npz.
+# An interrupted run continues from its checkpoint; `make -j N` runs N trainings at once.
+
+NAME        ?= sweep
+DATA        ?= data/$(NAME).npz
+CONDITIONS  ?= true
+MODELS      ?= mlp-1x512
+SETTINGS    ?= plain
+STOP_FLAGS  ?= --until-train-acc 1.0 --epochs $(EPOCHS)
+EPOCHS      ?= 100
+TRAIN_FLAGS ?=
+RUNS_DIR    := runs/$(NAME)
+
+cond_true :=
+cond_random-labels := --labels 1
+cond_shuffle := --shuffle-pixels
+cond_random-pixels := --random-pixels
+cond_gaussian := --gaussian
+cond_flags = $(if $(filter labels%,$1),--labels $(patsubst labels%,%,$1),$(if $(filter $1,true random-labels shuffle random-pixels gaussian),$(cond_$1),$(error unknown condition '$1' (true, labels<p>, random-labels, shuffle, random-pixels, gaussian))))
+setting_plain :=
+setting_crop := --augment crop
+setting_aug := --augment crop,flip
+setting_wd = --weight-decay $(WD)
+setting_dropout = --dropout $(DROPOUT)
+setting_nobn := --no-batchnorm
+setting_flags = $(foreach t,$(subst +, ,$1),$(if $(filter $t,plain crop aug wd dropout nobn),$(setting_$t),$(error unknown setting token '$t' (plain, crop, aug, wd, dropout, nobn))))
+data_of = $(if $(filter true,$1),$(DATA),data/$(NAME)/$1-s$2.npz)
+
+RUN_TARGETS := $(foreach c,$(CONDITIONS),$(foreach m,$(MODELS),$(foreach s,$(SETTINGS),$(foreach seed,$(SEEDS),$(RUNS_DIR)/$c--$m--$s--s$(seed)/summary.json))))
+
+define DATA_RULE
+data/$(NAME)/$1-s$2.npz: $(DATA) | tools
+	@mkdir -p $$(@D)
+	$(BIN)/corrupt $(call cond_flags,$1) --seed $2 $$< -o $$@
+endef
+define RUN_RULE
+$(RUNS_DIR)/$1--$2--$3--s$4/summary.json: $(call data_of,$1,$4) | tools
+	@if [ -d $$(@D)/checkpoint ]; then echo "resuming $$(@D)" >&2; else rm -rf $$(@D); fi
+	$(LAUNCH) $(BIN)/train --model $2 --data $$< --out $$(@D) --seed $4 --device $(DEVICE) \
+	  $(call setting_flags,$3) $(STOP_FLAGS) $(TRAIN_FLAGS) $$$$([ -d $$(@D)/checkpoint ] && echo --resume)
+endef
+$(foreach c,$(filter-out true,$(CONDITIONS)),$(foreach seed,$(SEEDS),$(eval $(call DATA_RULE,$c,$(seed)))))
+$(foreach c,$(CONDITIONS),$(foreach m,$(MODELS),$(foreach s,$(SETTINGS),$(foreach seed,$(SEEDS),$(eval $(call RUN_RULE,$c,$m,$s,$(seed)))))))
+
+.PHONY: sweep sweep-runs sweep-report print-runs
+sweep: sweep-runs ## train a sweep (NAME DATA CONDITIONS MODELS SETTINGS SEEDS ...) and report it
+	@$(MAKE) --no-print-directory sweep-report NAME=$(NAME)
+sweep-runs: $(RUN_TARGETS) ## train a sweep's runs only
+sweep-report: | tools ## report every finished run of runs/NAME/ into report/NAME/
+	$(BIN)/report $(sort $(dir $(wildcard $(RUNS_DIR)/*/summary.json))) --out report/$(NAME) $(REPORT_FLAGS)
+print-runs: ## print the run targets of a sweep, one per line
+	@printf '%s\n' $(RUN_TARGETS)
+
+##@ The paper
+
+DEMO_TRAIN  ?= 2000
+DEMO_TEST   ?= 1000
+DEMO_MODELS ?= mlp-1x512
+DEMO_EPOCHS ?= 300
+RANDOMIZATIONS := true labels0.2 labels0.4 labels0.6 labels0.8 random-labels shuffle random-pixels gaussian
+
+data/fmnist-demo.npz: data/fashion-mnist.npz | tools
+	$(BIN)/subset --train $(DEMO_TRAIN) --test $(DEMO_TEST) --stratified --seed 1 $< -o $@
+
+.PHONY: demo figure1 table1 figure2 paper
+demo: setup data/fmnist-demo.npz ## the main job: the randomization study on real Fashion-MNIST, CPU-sized, into report/demo/
+	$(MAKE) --no-print-directory sweep NAME=demo DATA=data/fmnist-demo.npz MODELS="$(DEMO_MODELS)" \
+	  CONDITIONS="$(RANDOMIZATIONS)" SETTINGS=plain EPOCHS=$(DEMO_EPOCHS)
+	@echo "make demo: report in report/demo/summary.md" >&2
+
+CIFAR_SWEEP = $(MAKE) --no-print-directory sweep-runs NAME=cifar10 DATA=data/cifar10.npz
+
+figure1: data/cifar10.npz ## Figure 1 on CIFAR-10 (GPU-sized): randomizations and label corruption levels
+	$(CIFAR_SWEEP) MODELS=inception-small SETTINGS=plain CONDITIONS="true random-labels shuffle random-pixels gaussian"
+	$(CIFAR_SWEEP) MODELS="inception-small alexnet-small mlp-1x512" SETTINGS=plain CONDITIONS="$(RANDOMIZATIONS)"
+	$(MAKE) --no-print-directory sweep-report NAME=cifar10 REPORT_FLAGS=--paper
+
+table1: data/cifar10.npz ## Table 1 on CIFAR-10 (GPU-sized): models x {crop, weight decay}, and random labels
+	$(CIFAR_SWEEP) MODELS="inception-small alexnet-small mlp-3x512 mlp-1x512" SETTINGS="plain crop wd crop+wd" CONDITIONS=true
+	$(CIFAR_SWEEP) MODELS=inception-small SETTINGS="nobn nobn+wd" CONDITIONS=true
+	$(CIFAR_SWEEP) MODELS="inception-small alexnet-small mlp-3x512 mlp-1x512" SETTINGS=plain CONDITIONS=random-labels
+	$(MAKE) --no-print-directory sweep-report NAME=cifar10 REPORT_FLAGS=--paper
+
+figure2: data/cifar10.npz ## Figure 2 on CIFAR-10 (GPU-sized): test accuracy over training, with/without BatchNorm and regularizers
+	$(CIFAR_SWEEP) MODELS=inception-small SETTINGS="plain nobn aug+wd" CONDITIONS=true
+	$(MAKE) --no-print-directory sweep-report NAME=cifar10 REPORT_FLAGS=--paper
+
+paper: figure1 table1 figure2 ## every CIFAR-10 experiment of the paper (GPU-sized); report in report/cifar10/
