@@ -1,0 +1,218 @@
+//! The resolved configuration of a run: every default filled in, validated against the data,
+//! and saved as `config.json` before training starts (so a run folder says what produced it).
+
+use anyhow::Result;
+use rethink_cli::usage;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Args;
+use crate::data::Augment;
+use crate::models::{self, ModelName};
+
+/// `config.json`; field names are the contract with `report` (TRAIN_OUTPUT.md).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Config {
+    pub model: String,
+    pub data: String,
+    pub data_digest: Option<String>,
+    pub test_data: Option<String>,
+    pub test_data_digest: Option<String>,
+    /// Dataset name, classes, history and corruption, copied from the file's meta.
+    pub dataset: Value,
+    /// Model input, height × width × channels, after cropping.
+    pub input_shape: [usize; 3],
+    /// Stored image shape, height × width × channels.
+    pub image_shape: [usize; 3],
+    pub crop: Option<usize>,
+    pub num_classes: usize,
+    pub train_size: usize,
+    pub test_size: usize,
+    pub parameters: usize,
+    pub epochs: Option<u64>,
+    pub max_steps: Option<u64>,
+    pub until_train_acc: Option<f64>,
+    pub batch_size: usize,
+    pub steps_per_epoch: u64,
+    pub lr: f64,
+    pub lr_decay: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub dropout: f64,
+    pub augment: Vec<String>,
+    pub batchnorm: bool,
+    pub seed: u64,
+    pub device: String,
+    pub threads: usize,
+    pub eval_every: f64,
+    pub log_every: u64,
+    pub backend: String,
+    pub version: String,
+}
+
+impl Config {
+    /// The fields a resumed run must share with the run it continues: everything that changes the
+    /// trajectory. Stopping criteria, device, threads and logging may differ.
+    pub fn trajectory(&self) -> Value {
+        let mut v = serde_json::to_value(self).expect("config serializes");
+        let map = v.as_object_mut().expect("object");
+        for key in [
+            "epochs",
+            "max_steps",
+            "until_train_acc",
+            "device",
+            "threads",
+            "eval_every",
+            "log_every",
+            "version",
+            "data",
+            "test_data",
+        ] {
+            map.remove(key);
+        }
+        v
+    }
+}
+
+/// Options that do not depend on the data, checked before reading it.
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub model: ModelName,
+    pub augment: Augment,
+    pub lr: f64,
+    pub device: Device,
+    pub threads: usize,
+}
+
+/// Where to train.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    Cpu,
+    Cuda(usize),
+}
+
+impl Device {
+    pub fn parse(s: &str) -> Option<Device> {
+        match s {
+            "cpu" => Some(Device::Cpu),
+            "cuda" => Some(Device::Cuda(0)),
+            _ => s.strip_prefix("cuda:")?.parse().ok().map(Device::Cuda),
+        }
+    }
+}
+
+impl std::fmt::Display for Device {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
+pub fn parse_shape(s: &str) -> Result<[usize; 3]> {
+    let parts: Vec<_> = s
+        .split(['x', 'X', ','])
+        .map(|p| p.trim().parse::<usize>())
+        .collect();
+    match parts.as_slice() {
+        [Ok(h), Ok(w), Ok(c)] if *h > 0 && *w > 0 && *c > 0 => Ok([*h, *w, *c]),
+        _ => usage!("--input-shape '{s}': expected HxWxC with positive integers, e.g. 28x28x3"),
+    }
+}
+
+/// Checks the command line (exit code 2 on misuse).
+pub fn check_args(args: &Args) -> Result<Options> {
+    let model_arg = args.model.as_deref().unwrap_or_default();
+    let model: ModelName = match model_arg.parse() {
+        Ok(m) => m,
+        Err(msg) => usage!("--model: {msg}"),
+    };
+    let augment = match Augment::parse(&args.augment) {
+        Ok(a) => a,
+        Err(e) => usage!("{e}"),
+    };
+    if args.batch_size == 0 {
+        usage!("--batch-size must be at least 1");
+    }
+    if args.eval_batch_size == 0 {
+        usage!("--eval-batch-size must be at least 1");
+    }
+    let lr = args.lr.unwrap_or(model.default_lr());
+    if !(lr.is_finite() && lr > 0.0) {
+        usage!("--lr must be a positive number, got {lr}");
+    }
+    if !(args.lr_decay.is_finite() && args.lr_decay > 0.0 && args.lr_decay <= 1.0) {
+        usage!("--lr-decay must be in (0, 1], got {}", args.lr_decay);
+    }
+    if !(0.0..1.0).contains(&args.momentum) {
+        usage!("--momentum must be in [0, 1), got {}", args.momentum);
+    }
+    if !(args.weight_decay.is_finite() && args.weight_decay >= 0.0) {
+        usage!("--weight-decay must be ≥ 0, got {}", args.weight_decay);
+    }
+    if !(0.0..1.0).contains(&args.dropout) {
+        usage!("--dropout must be in [0, 1), got {}", args.dropout);
+    }
+    if let Some(a) = args.until_train_acc
+        && !(a > 0.0 && a <= 1.0)
+    {
+        usage!("--until-train-acc must be in (0, 1], got {a}");
+    }
+    if args.epochs == Some(0) || args.max_steps == Some(0) {
+        usage!("--epochs and --max-steps must be at least 1");
+    }
+    if !(args.eval_every.is_finite() && args.eval_every > 0.0) {
+        usage!(
+            "--eval-every must be a positive number of epochs, got {}",
+            args.eval_every
+        );
+    }
+    if args.log_every == 0 {
+        usage!("--log-every must be at least 1");
+    }
+    if args.crop == Some(0) {
+        usage!("--crop must be at least 1");
+    }
+    let Some(device) = Device::parse(&args.device) else {
+        usage!("--device '{}': expected cpu, cuda or cuda:N", args.device);
+    };
+    let threads = match args.threads {
+        Some(0) => usage!("--threads must be at least 1"),
+        Some(n) => n,
+        None => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+    };
+    Ok(Options {
+        model,
+        augment,
+        lr,
+        device,
+        threads,
+    })
+}
+
+/// The crop size for stored images `[h, w, _]`: `--crop`, else 28 for 32×32 (the paper's
+/// CIFAR-10 protocol), else none.
+pub fn resolve_crop(args: &Args, [h, w, _]: [usize; 3]) -> Result<Option<usize>> {
+    match args.crop {
+        Some(c) if c > h || c > w => usage!("--crop {c} is larger than the {h}x{w} images"),
+        Some(c) if c == h && c == w => Ok(None),
+        Some(c) => Ok(Some(c)),
+        None if h == 32 && w == 32 => Ok(Some(28)),
+        None => Ok(None),
+    }
+}
+
+pub fn check_input(model: ModelName, input: [usize; 3]) -> Result<()> {
+    let min = models::min_side(model);
+    if input[0].min(input[1]) < min {
+        usage!(
+            "--model {model} needs inputs of at least {min}x{min}, the data gives {}x{}",
+            input[0],
+            input[1]
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,187 @@
+//! `train`: trains one of the paper's models on a rethink dataset file and writes a run folder
+//! (`config.json`, `metrics.jsonl`, checkpoints, `model.bpk`, `summary.json`) that `report` reads.
+//! The models run on libtorch through burn's `tch` backend (CPU, or CUDA with `--device cuda`).
+
+// burn 0.22 marks its LibTorch backend deprecated in favour of CubeCL backends; libtorch is the
+// backend this project chose (DESIGN.md: fastest on CPU, same kernels as PyTorch), so the
+// deprecation warnings are silenced crate-wide.
+#![allow(deprecated)]
+
+pub mod config;
+pub mod data;
+pub mod metrics;
+pub mod models;
+pub mod training;
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Parser;
+use rethink_cli::Input;
+
+pub use config::Config;
+
+/// Train a model of the paper on a dataset file and record everything a study needs.
+///
+/// Reads a dataset (`--data FILE`, or `-` for stdin), trains with SGD + momentum following the
+/// paper's protocol (center crop 32→28, per-image whitening, learning rate ×0.95 per epoch, batch
+/// 128), evaluates the full training set and the test set every `--eval-every` epochs, and writes
+/// into `--out DIR`: `config.json` (before training), `metrics.jsonl`, `checkpoint/` (every epoch
+/// and on Ctrl-C; `--resume` continues from it), `model.bpk` (final weights, burnpack) and
+/// `summary.json` (written last: its presence means the run finished).
+///
+/// Training stops at the first of `--epochs`, `--max-steps` and `--until-train-acc`; with none of
+/// them given it runs 100 epochs.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "train", version)]
+pub struct Args {
+    /// Model: mlp-1x512, mlp-3x512 (any mlp-DxW), alexnet-small, inception-small, wrn-D-K, inception-v3
+    #[arg(long, required_unless_present = "list_models")]
+    pub model: Option<String>,
+
+    /// Dataset file (`-` for stdin); its test split is used unless --test is given
+    #[arg(long, required_unless_present = "list_models")]
+    pub data: Option<Input>,
+
+    /// A separate dataset file whose test split (or only split) is the test set
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+
+    /// Run folder to create (or continue, with --resume)
+    #[arg(long, required_unless_present = "list_models")]
+    pub out: Option<PathBuf>,
+
+    /// Stop after this many epochs [default: 100 when neither --max-steps nor --until-train-acc]
+    #[arg(long)]
+    pub epochs: Option<u64>,
+
+    /// Stop after this many SGD steps
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+
+    /// Stop once the accuracy on the full training set reaches this fraction (e.g. 1.0)
+    #[arg(long)]
+    pub until_train_acc: Option<f64>,
+
+    /// Examples per SGD step
+    #[arg(long, default_value_t = 128)]
+    pub batch_size: usize,
+
+    /// Initial learning rate [default: 0.1 for Inception and WRN, 0.01 for AlexNet and MLPs]
+    #[arg(long)]
+    pub lr: Option<f64>,
+
+    /// Learning rate factor applied after each epoch (1 = constant)
+    #[arg(long, default_value_t = 0.95)]
+    pub lr_decay: f64,
+
+    /// SGD momentum (PyTorch semantics, no dampening)
+    #[arg(long, default_value_t = 0.9)]
+    pub momentum: f64,
+
+    /// L2 weight decay, added to the gradient as wd·w (all parameters)
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f64,
+
+    /// Dropout probability on the hidden/fully connected layers (0 = none)
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
+
+    /// Data augmentation: crop (random crop instead of center crop), flip (random horizontal flip)
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub augment: Vec<String>,
+
+    /// Leave BatchNorm out (inception-small, wrn, inception-v3)
+    #[arg(long)]
+    pub no_batchnorm: bool,
+
+    /// Crop size [default: 28 for 32×32 images (the paper's CIFAR-10 protocol), none otherwise]
+    #[arg(long)]
+    pub crop: Option<usize>,
+
+    /// Seed for weights, shuffling, augmentation and dropout
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+
+    /// Device: cpu, cuda or cuda:N
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+
+    /// CPU threads for libtorch [default: all cores]
+    #[arg(long)]
+    pub threads: Option<usize>,
+
+    /// Evaluate every this many epochs (fractions allowed, e.g. 0.5)
+    #[arg(long, default_value_t = 1.0)]
+    pub eval_every: f64,
+
+    /// Log the mean training loss every this many steps
+    #[arg(long, default_value_t = 50)]
+    pub log_every: u64,
+
+    /// Examples per evaluation batch (does not change results)
+    #[arg(long, default_value_t = 500)]
+    pub eval_batch_size: usize,
+
+    /// Continue the run in --out from its last checkpoint
+    #[arg(long)]
+    pub resume: bool,
+
+    /// List the models with their parameter counts and exit
+    #[arg(long)]
+    pub list_models: bool,
+
+    /// Input shape for --list-models, HxWxC
+    #[arg(long, default_value = "28x28x3")]
+    pub input_shape: String,
+
+    /// Number of classes for --list-models
+    #[arg(long, default_value_t = 10)]
+    pub classes: usize,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    if args.list_models {
+        return list_models(&args);
+    }
+    training::train(args)
+}
+
+fn list_models(args: &Args) -> Result<()> {
+    use std::io::Write;
+    let input = config::parse_shape(&args.input_shape)?;
+    if args.classes == 0 {
+        rethink_cli::usage!("--classes must be at least 1");
+    }
+    let device = burn::tensor::Device::libtorch();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<16} {:>12}  input {}x{}x{}, {} classes",
+        "model", "parameters", input[0], input[1], input[2], args.classes
+    )?;
+    for name in models::ModelName::LISTED {
+        let count = if input[0].min(input[1]) >= models::min_side(name) {
+            let arch = models::Architecture {
+                name,
+                input,
+                classes: args.classes,
+                batchnorm: true,
+                dropout: 0.0,
+            };
+            models::Network::new(&arch, &device)
+                .parameters()
+                .to_string()
+        } else {
+            format!("(needs ≥{0}x{0})", models::min_side(name))
+        };
+        writeln!(
+            out,
+            "{:<16} {:>12}  {}",
+            name.to_string(),
+            count,
+            name.description()
+        )?;
+    }
+    Ok(())
+}

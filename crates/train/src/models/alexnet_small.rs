@@ -1,0 +1,57 @@
+//! The paper's small AlexNet (after the TensorFlow CIFAR-10 tutorial):
+//! [conv 5×5, 64 → ReLU → max-pool 3×3/2 → LRN] ×2 → FC 384 → FC 192 → FC classes.
+//! 1,387,786 parameters on 28×28×3 inputs with 10 classes.
+
+use burn::module::Module;
+use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor};
+
+use super::layers::{ConvUnit, LocalResponseNorm, Norm, max_pool_same};
+
+#[derive(Module, Debug)]
+pub struct AlexNetSmall {
+    pub conv1: ConvUnit,
+    pub conv2: ConvUnit,
+    pub lrn: LocalResponseNorm,
+    pub fc1: Linear,
+    pub fc2: Linear,
+    pub output: Linear,
+    pub dropout: Dropout,
+}
+
+impl AlexNetSmall {
+    pub fn new(
+        [h, w, c]: [usize; 3],
+        classes: usize,
+        batchnorm: bool,
+        dropout: f64,
+        device: &Device,
+    ) -> Self {
+        // The paper's model has no BN; `batchnorm` adds affine BN after each conv when asked.
+        let norm = if batchnorm { Norm::Affine } else { Norm::Off };
+        let pooled = |n: usize| n.div_ceil(2).div_ceil(2);
+        Self {
+            conv1: ConvUnit::new(c, 64, [5, 5], 1, norm, device),
+            conv2: ConvUnit::new(64, 64, [5, 5], 1, norm, device),
+            lrn: LocalResponseNorm::cifar10_tutorial(),
+            fc1: LinearConfig::new(64 * pooled(h) * pooled(w), 384).init(device),
+            fc2: LinearConfig::new(384, 192).init(device),
+            output: LinearConfig::new(192, classes).init(device),
+            dropout: DropoutConfig::new(dropout).init(),
+        }
+    }
+
+    /// # Shapes
+    /// - input: `[batch, height, width, channels]` (whitened, channels last)
+    /// - output: `[batch, classes]` logits
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = x.permute([0, 3, 1, 2]); // [batch, c, 28, 28]
+        let x = self.lrn.forward(max_pool_same(self.conv1.forward(x), 3, 2)); // [batch, 64, 14, 14]
+        let x = self.lrn.forward(max_pool_same(self.conv2.forward(x), 3, 2)); // [batch, 64, 7, 7]
+        let x: Tensor<2> = x.flatten(1, 3); // [batch, 3136]
+        let x = self.dropout.forward(relu(self.fc1.forward(x))); // [batch, 384]
+        let x = self.dropout.forward(relu(self.fc2.forward(x))); // [batch, 192]
+        self.output.forward(x) // [batch, classes]
+    }
+}

@@ -1,0 +1,696 @@
+//! The training loop: SGD with momentum (no dampening) and per-epoch learning-rate decay, full
+//! evaluations of the training and test sets, checkpoints every epoch and on Ctrl-C, and an exact
+//! `--resume`: every step reseeds the device generator from (seed, step) and every epoch's order
+//! comes from (seed, epoch), so a resumed run replays the uninterrupted one.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result, anyhow, bail};
+use burn::module::Module;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
+use burn::store::ModuleRecord;
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{DType, Device, Int, Tensor, TensorData};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rethink_cli::usage;
+use rethink_dataset::{Dataset, Split};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Args;
+use crate::config::{self, Config};
+use crate::data::{DeviceSplit, Pipeline};
+use crate::metrics::{self, EvalRecord, MetricsLog, TrainRecord};
+use crate::models::{Architecture, Network};
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_sigint(_: libc::c_int) {
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        // A second Ctrl-C: give up on the checkpoint.
+        unsafe { libc::_exit(130) };
+    }
+}
+
+fn install_sigint_handler() {
+    // SAFETY: the handler only touches an atomic and calls the async-signal-safe _exit.
+    unsafe {
+        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
+    }
+}
+
+/// What `checkpoint/state.json` records beside the model and optimizer files.
+#[derive(Serialize, Deserialize)]
+struct CheckpointState {
+    step: u64,
+    wall_s: f64,
+    /// The training loss summed since the last `train` record (f32, as summed on the device),
+    /// and over how many steps: a resumed run continues the same sum.
+    loss_sum: Option<f32>,
+    loss_count: u64,
+}
+
+/// A mix of two numbers into a well-spread 64-bit seed (SplitMix64 finalizer).
+pub fn mix_seed(seed: u64, salt: u64) -> u64 {
+    let mut z = seed
+        ^ salt
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(0x632B_E59B_D9B4_E019);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// The order of the training examples in `epoch`.
+pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<i64> {
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(seed, 0x5EED_0000_0000 + epoch));
+    order.shuffle(&mut rng);
+    order
+}
+
+fn make_device(options: &config::Options) -> Result<Device> {
+    tch::set_num_threads(options.threads as i32);
+    match options.device {
+        config::Device::Cpu => Ok(Device::libtorch()),
+        config::Device::Cuda(index) => {
+            if !tch::Cuda::is_available() {
+                bail!(
+                    "--device {}: libtorch sees no CUDA device (a CPU-only libtorch from scripts/setup-libtorch, \
+                     no GPU, or no driver); build with TORCH=cuda on a GPU machine, see the README",
+                    options.device
+                );
+            }
+            let count = tch::Cuda::device_count() as usize;
+            if index >= count {
+                bail!(
+                    "--device {}: only {count} CUDA device(s) visible",
+                    options.device
+                );
+            }
+            Ok(Device::libtorch_cuda(index))
+        }
+    }
+}
+
+/// The test split: from `--test FILE` (its test split, or its only split), else the data file's.
+fn test_split(
+    args: &Args,
+    dataset: &Dataset,
+    data_name: &str,
+) -> Result<(Option<Split>, Option<String>, Option<String>)> {
+    let Some(path) = &args.test else {
+        return Ok((dataset.test.clone(), None, None));
+    };
+    let name = path.display().to_string();
+    let test = rethink_dataset::read_path(path)?;
+    if test.meta.classes.len() != dataset.meta.classes.len() {
+        bail!(
+            "{name}: {} classes, but {data_name} has {}",
+            test.meta.classes.len(),
+            dataset.meta.classes.len()
+        );
+    }
+    let digest = test.digest();
+    let split = match (test.test, test.train) {
+        (Some(split), _) => split,
+        (None, Some(split)) => split,
+        (None, None) => bail!("{name}: holds no split"),
+    };
+    Ok((Some(split), Some(name), digest))
+}
+
+fn lr_at(config: &Config, step: u64) -> f64 {
+    config.lr * config.lr_decay.powi((step / config.steps_per_epoch) as i32)
+}
+
+pub fn train(args: Args) -> Result<()> {
+    let options = config::check_args(&args)?;
+    let out = args.out.clone().expect("clap requires --out");
+    let data = args.data.clone().expect("clap requires --data");
+    let config_path = out.join("config.json");
+    let checkpoint_dir = out.join("checkpoint");
+    if args.resume {
+        if !checkpoint_dir.join("state.json").exists()
+            && !out.join("checkpoint.old").join("state.json").exists()
+        {
+            bail!("{}: no checkpoint to resume from", out.display());
+        }
+    } else if config_path.exists() {
+        usage!(
+            "{}: holds a run already; continue it with --resume or choose another --out",
+            out.display()
+        );
+    }
+
+    let device = make_device(&options)?;
+    let dataset = data.read_dataset()?;
+    let data_name = data.to_string();
+    let train = dataset.train.as_ref().ok_or_else(|| {
+        anyhow!("{data_name}: holds no training split (train_images, train_labels)")
+    })?;
+    if train.is_empty() {
+        bail!("{data_name}: train_images: the training split is empty");
+    }
+    let (test, test_name, test_digest) = test_split(&args, &dataset, &data_name)?;
+    let [_, h, w, c] = train.images.shape();
+    if let Some(t) = &test {
+        let [_, th, tw, tc] = t.images.shape();
+        if [th, tw, tc] != [h, w, c] {
+            bail!(
+                "{}: test images are {th}x{tw}x{tc}, training images {h}x{w}x{c}",
+                test_name.as_deref().unwrap_or(&data_name)
+            );
+        }
+    }
+    let test = test.filter(|t| !t.is_empty());
+    let crop = config::resolve_crop(&args, [h, w, c])?;
+    let input = [crop.unwrap_or(h).min(h), crop.unwrap_or(w).min(w), c];
+    config::check_input(options.model, input)?;
+    let classes = dataset.num_classes();
+
+    let arch = Architecture {
+        name: options.model,
+        input,
+        classes,
+        batchnorm: !args.no_batchnorm,
+        dropout: args.dropout,
+    };
+    let training_device = device.clone().autodiff();
+    training_device.seed(mix_seed(args.seed, 0x1417));
+    let mut model = Network::new(&arch, &training_device);
+
+    let n = train.len();
+    let steps_per_epoch = n.div_ceil(args.batch_size) as u64;
+    let epochs = args
+        .epochs
+        .or((args.max_steps.is_none() && args.until_train_acc.is_none()).then_some(100));
+    let mut dataset_meta = serde_json::to_value(&dataset.meta)?;
+    if let Some(map) = dataset_meta.as_object_mut() {
+        map.remove("source");
+    }
+    let config = Config {
+        model: options.model.to_string(),
+        data: data_name.clone(),
+        data_digest: dataset.digest(),
+        test_data: test_name,
+        test_data_digest: test_digest,
+        dataset: dataset_meta,
+        input_shape: input,
+        image_shape: [h, w, c],
+        crop,
+        num_classes: classes,
+        train_size: n,
+        test_size: test.as_ref().map_or(0, |t| t.len()),
+        parameters: model.parameters(),
+        epochs,
+        max_steps: args.max_steps,
+        until_train_acc: args.until_train_acc,
+        batch_size: args.batch_size,
+        steps_per_epoch,
+        lr: options.lr,
+        lr_decay: args.lr_decay,
+        momentum: args.momentum,
+        weight_decay: args.weight_decay,
+        dropout: args.dropout,
+        augment: options
+            .augment
+            .names()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        batchnorm: !args.no_batchnorm,
+        seed: args.seed,
+        device: options.device.to_string(),
+        threads: options.threads,
+        eval_every: args.eval_every,
+        log_every: args.log_every,
+        backend: format!("burn {} + libtorch (tch {})", "0.22.1", "0.22.0"),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+
+    let mut optimizer = {
+        let momentum = (args.momentum > 0.0).then(|| {
+            MomentumConfig::new()
+                .with_momentum(args.momentum)
+                .with_dampening(0.0)
+        });
+        let decay =
+            (args.weight_decay > 0.0).then(|| WeightDecayConfig::new(args.weight_decay as f32));
+        SgdConfig::new()
+            .with_momentum(momentum)
+            .with_weight_decay(decay)
+            .init()
+    };
+
+    let (mut metrics, resume_state) = if args.resume {
+        let old: Config = serde_json::from_str(
+            &std::fs::read_to_string(&config_path)
+                .with_context(|| format!("{}: cannot read", config_path.display()))?,
+        )
+        .with_context(|| format!("{}: not a train config", config_path.display()))?;
+        if old.trajectory() != config.trajectory() {
+            let differing = differing_keys(&old.trajectory(), &config.trajectory());
+            usage!(
+                "--resume: {} was made with different settings or data ({}); only the stopping criteria, device, threads and logging may change",
+                config_path.display(),
+                differing
+            );
+        }
+        let dir = if checkpoint_dir.join("state.json").exists() {
+            checkpoint_dir.clone()
+        } else {
+            out.join("checkpoint.old")
+        };
+        let state: CheckpointState =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("state.json"))?)?;
+        let record = ModuleRecord::load(dir.join("model.bpk"))
+            .map_err(|e| anyhow!("{}: {e}", dir.join("model.bpk").display()))?;
+        model = model
+            .try_load_record(record)
+            .map_err(|e| anyhow!("{}: {e}", dir.join("model.bpk").display()))?;
+        optimizer = optimizer
+            .load(dir.join("optimizer.bpk"))
+            .map_err(|e| anyhow!("{}: {e}", dir.join("optimizer.bpk").display()))?;
+        let _ = std::fs::remove_file(out.join("summary.json"));
+        let interval = eval_interval(&config);
+        let log = MetricsLog::resume(&out.join("metrics.jsonl"), state.step, |s| {
+            s % interval == 0
+        })?;
+        (log, state)
+    } else {
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("{}: cannot create", out.display()))?;
+        (
+            MetricsLog::create(&out.join("metrics.jsonl"))?,
+            CheckpointState {
+                step: 0,
+                wall_s: 0.0,
+                loss_sum: None,
+                loss_count: 0,
+            },
+        )
+    };
+    write_json(&config_path, &serde_json::to_value(&config)?)?;
+
+    let pipeline = Pipeline::new([h, w, c], crop.unwrap_or(usize::MAX), &device);
+    let train_dev = DeviceSplit::upload(train, &device);
+    let test_dev = test.as_ref().map(|t| DeviceSplit::upload(t, &device));
+    let subsets = Subsets {
+        labels: train.labels.clone(),
+        clean: dataset.train_clean_labels.clone(),
+        corrupted: dataset.train_corrupted.clone(),
+        test_labels: test.as_ref().map(|t| t.labels.clone()),
+    };
+    drop(dataset);
+
+    install_sigint_handler();
+    let run = Run {
+        config: &config,
+        out: &out,
+        pipeline: &pipeline,
+        train: &train_dev,
+        test: test_dev.as_ref(),
+        subsets: &subsets,
+        eval_batch: args.eval_batch_size,
+        augment: options.augment,
+    };
+    run.train_loop(model, optimizer, &mut metrics, resume_state)
+}
+
+fn checkpoint_state(
+    step: u64,
+    wall_s: f64,
+    loss_sum: &Option<Tensor<1>>,
+    loss_count: u64,
+) -> CheckpointState {
+    let loss_sum = loss_sum.as_ref().map(|t| t.clone().into_scalar::<f32>());
+    CheckpointState {
+        step,
+        wall_s,
+        loss_sum,
+        loss_count,
+    }
+}
+
+/// Steps between evaluations.
+fn eval_interval(config: &Config) -> u64 {
+    ((config.eval_every * config.steps_per_epoch as f64).round() as u64).max(1)
+}
+
+fn differing_keys(a: &Value, b: &Value) -> String {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return String::new();
+    };
+    let keys: Vec<&str> = a
+        .keys()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(String::as_str)
+        .collect();
+    keys.join(", ")
+}
+
+fn write_json(path: &Path, value: &Value) -> Result<()> {
+    rethink_cli::atomic_write(path, |w| {
+        serde_json::to_writer_pretty(&mut *w, value)?;
+        w.write_all(b"\n")?;
+        Ok(())
+    })
+}
+
+/// Host-side label sets for the subset accuracies.
+struct Subsets {
+    labels: Vec<u16>,
+    clean: Option<Vec<u16>>,
+    corrupted: Option<Vec<u8>>,
+    test_labels: Option<Vec<u16>>,
+}
+
+struct Run<'a> {
+    config: &'a Config,
+    out: &'a PathBuf,
+    pipeline: &'a Pipeline,
+    train: &'a DeviceSplit,
+    test: Option<&'a DeviceSplit>,
+    subsets: &'a Subsets,
+    eval_batch: usize,
+    augment: crate::data::Augment,
+}
+
+/// Mean loss and predicted classes of `model` on a whole split.
+fn evaluate(
+    model: &Network,
+    pipeline: &Pipeline,
+    split: &DeviceSplit,
+    batch: usize,
+) -> (f64, Vec<i64>) {
+    let mut losses = Vec::new();
+    let mut predictions = Vec::new();
+    for start in (0..split.len).step_by(batch) {
+        let end = (start + batch).min(split.len);
+        let logits = model.forward(pipeline.eval_batch(split, start, end)); // [b, classes]
+        let log_probs = log_softmax(logits, 1);
+        let labels = split
+            .labels
+            .clone()
+            .slice([start..end])
+            .unsqueeze_dim::<2>(1); // [b, 1]
+        losses.push(log_probs.clone().gather(1, labels).sum().neg());
+        predictions.push(log_probs.argmax(1)); // [b, 1]
+    }
+    let loss: f64 = Tensor::cat(losses, 0).sum().into_scalar::<f32>() as f64 / split.len as f64;
+    let predictions = Tensor::cat(predictions, 0)
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .expect("int predictions");
+    (loss, predictions)
+}
+
+impl Run<'_> {
+    fn eval_record(
+        &self,
+        model: &Network,
+        step: u64,
+        images_per_sec: Option<f64>,
+        wall_s: f64,
+    ) -> EvalRecord {
+        let model = model.valid();
+        let (train_loss, predictions) =
+            evaluate(&model, self.pipeline, self.train, self.eval_batch);
+        let s = self.subsets;
+        let (test_loss, test_acc) = match (self.test, &s.test_labels) {
+            (Some(test), Some(labels)) => {
+                let (loss, p) = evaluate(&model, self.pipeline, test, self.eval_batch);
+                (Some(loss), metrics::accuracy(&p, labels, None))
+            }
+            _ => (None, None),
+        };
+        let mask = s.corrupted.as_deref();
+        EvalRecord {
+            kind: "eval".into(),
+            step,
+            epoch: step as f64 / self.config.steps_per_epoch as f64,
+            lr: lr_at(self.config, step.saturating_sub(1)),
+            train_loss,
+            train_acc: metrics::accuracy(&predictions, &s.labels, None).unwrap_or(0.0),
+            test_loss,
+            test_acc,
+            train_acc_corrupted: mask
+                .and_then(|m| metrics::accuracy(&predictions, &s.labels, Some((m, 1)))),
+            train_acc_clean: mask
+                .and_then(|m| metrics::accuracy(&predictions, &s.labels, Some((m, 0)))),
+            train_acc_vs_clean_labels: s
+                .clean
+                .as_ref()
+                .and_then(|c| metrics::accuracy(&predictions, c, None)),
+            images_per_sec,
+            wall_s,
+        }
+    }
+
+    fn save_checkpoint(
+        &self,
+        model: &Network,
+        optimizer: &ModuleOptimizer,
+        state: CheckpointState,
+    ) -> Result<()> {
+        let tmp = self.out.join("checkpoint.tmp");
+        let dir = self.out.join("checkpoint");
+        let old = self.out.join("checkpoint.old");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp)
+            .with_context(|| format!("{}: cannot create", tmp.display()))?;
+        model
+            .clone()
+            .save_file(tmp.join("model.bpk"))
+            .map_err(|e| anyhow!("{}: {e}", tmp.join("model.bpk").display()))?;
+        optimizer
+            .save(tmp.join("optimizer.bpk"))
+            .map_err(|e| anyhow!("{}: {e}", tmp.join("optimizer.bpk").display()))?;
+        std::fs::write(tmp.join("state.json"), serde_json::to_vec(&state)?)?;
+        let _ = std::fs::remove_dir_all(&old);
+        if dir.exists() {
+            std::fs::rename(&dir, &old)?;
+        }
+        std::fs::rename(&tmp, &dir)?;
+        let _ = std::fs::remove_dir_all(&old);
+        Ok(())
+    }
+
+    fn train_loop(
+        &self,
+        mut model: Network,
+        mut optimizer: ModuleOptimizer,
+        metrics: &mut MetricsLog,
+        resume: CheckpointState,
+    ) -> Result<()> {
+        let config = self.config;
+        let spe = config.steps_per_epoch;
+        let eval_interval = eval_interval(config);
+        let (start_step, wall_offset) = (resume.step, resume.wall_s);
+        let epoch_cap = config.epochs.map(|e| e * spe);
+        let cap = match (epoch_cap, config.max_steps) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let stop_reason_at_cap = match (epoch_cap, config.max_steps) {
+            (Some(a), Some(b)) if b < a => "max_steps",
+            (None, Some(_)) => "max_steps",
+            _ => "epochs",
+        };
+        let started = Instant::now();
+        let wall = || wall_offset + started.elapsed().as_secs_f64();
+        let bar = rethink_cli::progress(cap.unwrap_or(spe), &format!("{} epoch 0", config.model));
+        bar.set_position(cap.map_or(start_step % spe, |_| start_step));
+        let log = |line: String| {
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+        };
+        let device = self.train.labels.device();
+        let training_device = device.clone().autodiff();
+
+        let mut step = start_step;
+        let mut train_time = 0.0f64;
+        let mut trained_images = 0usize;
+        let mut loss_sum: Option<Tensor<1>> = resume
+            .loss_sum
+            .map(|v| Tensor::from_data(TensorData::new(vec![v], [1]), &device));
+        let mut loss_count = resume.loss_count;
+        let mut last_acc: Option<f64> = metrics.evals.last().map(|e| e.train_acc);
+        let mut order: Option<(u64, Tensor<1, Int>)> = None;
+        let report_eval = |record: &EvalRecord| {
+            format!(
+                "step {} epoch {:.2}: train loss {:.4} acc {:.4}{}{}",
+                record.step,
+                record.epoch,
+                record.train_loss,
+                record.train_acc,
+                record
+                    .test_acc
+                    .map(|a| format!(", test acc {a:.4}"))
+                    .unwrap_or_default(),
+                record
+                    .images_per_sec
+                    .map(|r| format!(", {r:.0} img/s"))
+                    .unwrap_or_default()
+            )
+        };
+        if step == 0 && metrics.evals.is_empty() {
+            let record = self.eval_record(&model, 0, None, wall());
+            log(report_eval(&record));
+            metrics.eval(record)?;
+        }
+        let reached = |evals: &[EvalRecord]| {
+            config
+                .until_train_acc
+                .is_some_and(|a| evals.last().is_some_and(|e| e.train_acc >= a))
+        };
+        let mut stopped = None;
+        if reached(&metrics.evals) {
+            stopped = Some("until_train_acc");
+        }
+        while stopped.is_none() {
+            if cap.is_some_and(|c| step >= c) {
+                stopped = Some(stop_reason_at_cap);
+                break;
+            }
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                bar.abandon();
+                let state = checkpoint_state(step, wall(), &loss_sum, loss_count);
+                self.save_checkpoint(&model, &optimizer, state)?;
+                bail!(
+                    "interrupted at step {step}; checkpoint saved in {}, continue with --resume",
+                    self.out.join("checkpoint").display()
+                );
+            }
+            let epoch = step / spe;
+            if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                let values = epoch_order(self.train.len, config.seed, epoch);
+                let n = values.len();
+                order = Some((
+                    epoch,
+                    Tensor::from_data(TensorData::new(values, [n]), (&device, DType::I64)),
+                ));
+            }
+            let position = (step % spe) as usize * config.batch_size;
+            let end = (position + config.batch_size).min(self.train.len);
+            let indices = order
+                .as_ref()
+                .expect("order")
+                .1
+                .clone()
+                .slice([position..end]);
+
+            let tick = Instant::now();
+            training_device.seed(mix_seed(config.seed, step));
+            let x = self
+                .pipeline
+                .train_batch(self.train, indices.clone(), self.augment)
+                .autodiff();
+            let y = self
+                .train
+                .labels
+                .clone()
+                .select(0, indices)
+                .unsqueeze_dim::<2>(1)
+                .autodiff();
+            let logits = model.forward(x);
+            let loss = log_softmax(logits, 1).gather(1, y).mean().neg();
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optimizer.step(lr_at(config, step), model, grads);
+            let loss = loss.detach().inner();
+            loss_sum = Some(match loss_sum {
+                Some(sum) => sum + loss,
+                None => loss,
+            });
+            loss_count += 1;
+            step += 1;
+            trained_images += end - position;
+
+            if step % config.log_every == 0 {
+                let mean =
+                    loss_sum.take().expect("loss").into_scalar::<f32>() as f64 / loss_count as f64;
+                loss_count = 0;
+                metrics.train(&TrainRecord {
+                    kind: "train".into(),
+                    step,
+                    epoch: step as f64 / spe as f64,
+                    lr: lr_at(config, step - 1),
+                    loss: mean,
+                    wall_s: wall(),
+                })?;
+                bar.set_message(format!(
+                    "{} epoch {:.2} loss {mean:.4}{}",
+                    config.model,
+                    step as f64 / spe as f64,
+                    last_acc
+                        .map(|a| format!(" train acc {a:.3}"))
+                        .unwrap_or_default()
+                ));
+            }
+            train_time += tick.elapsed().as_secs_f64();
+            if cap.is_some() {
+                bar.set_position(step);
+            } else {
+                bar.set_position(step % spe);
+            }
+
+            let at_cap = cap.is_some_and(|c| step >= c);
+            if step % eval_interval == 0 || at_cap {
+                let rate = (train_time > 0.0).then(|| trained_images as f64 / train_time);
+                let record = self.eval_record(&model, step, rate, wall());
+                log(report_eval(&record));
+                last_acc = Some(record.train_acc);
+                metrics.eval(record)?;
+                train_time = 0.0;
+                trained_images = 0;
+                if reached(&metrics.evals) {
+                    stopped = Some("until_train_acc");
+                }
+            }
+            if step % spe == 0 || stopped.is_some() || at_cap {
+                let state = checkpoint_state(step, wall(), &loss_sum, loss_count);
+                self.save_checkpoint(&model, &optimizer, state)?;
+            }
+        }
+        bar.finish_and_clear();
+        if metrics.evals.last().is_none_or(|e| e.step != step) {
+            let record = self.eval_record(&model, step, None, wall());
+            log(report_eval(&record));
+            metrics.eval(record)?;
+        }
+        let weights = self.out.join("model.bpk");
+        let tmp = self.out.join(".model.bpk.tmp");
+        model
+            .valid()
+            .save_file(&tmp)
+            .map_err(|e| anyhow!("{}: {e}", weights.display()))?;
+        std::fs::rename(&tmp, &weights)?;
+        let stopped = stopped.unwrap_or("epochs");
+        write_json(
+            &self.out.join("summary.json"),
+            &metrics::summary(config, &metrics.evals, stopped, wall()),
+        )?;
+        let last = metrics.evals.last().expect("an evaluation");
+        log(format!(
+            "done ({stopped}): {} steps, train acc {:.4}{}; wrote {}",
+            last.step,
+            last.train_acc,
+            last.test_acc
+                .map(|a| format!(", test acc {a:.4}"))
+                .unwrap_or_default(),
+            self.out.display()
+        ));
+        Ok(())
+    }
+}

@@ -1,0 +1,411 @@
+//! `train` end to end on tiny generated datasets: what the README promises, checked on the
+//! numbers the run folder holds.
+
+mod util;
+
+use std::io::Write;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use util::*;
+
+const THREADS: &str = "2";
+
+/// `train --list-models` prints the paper's parameter counts (Table 1) for 28×28×3 inputs.
+#[test]
+fn list_models_prints_the_paper_parameter_counts() {
+    let out = run(train_bin().arg("--list-models"), 0);
+    let text = String::from_utf8(out.stdout).unwrap();
+    let count = |model: &str| -> u64 {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(model))
+            .unwrap_or_else(|| panic!("no {model} in\n{text}"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    assert_eq!(count("mlp-1x512"), 1_209_866);
+    assert_eq!(count("mlp-3x512"), 1_735_178);
+    assert_eq!(count("alexnet-small"), 1_387_786);
+    assert_eq!(count("inception-small"), 1_649_402);
+
+    // The counts follow the input shape and class count.
+    let out = run(
+        train_bin().args([
+            "--list-models",
+            "--input-shape",
+            "28x28x1",
+            "--classes",
+            "2",
+        ]),
+        0,
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let line = text.lines().find(|l| l.starts_with("mlp-1x512")).unwrap();
+    assert_eq!(
+        line.split_whitespace().nth(1).unwrap(),
+        (784 * 512 + 512 + 512 * 2 + 2).to_string()
+    );
+}
+
+/// The paper's central experiment in miniature: an MLP memorizes 500 random labels (100% train
+/// accuracy) while its test accuracy stays at chance.
+#[test]
+fn mlp_fits_random_labels_and_does_not_generalize() {
+    let dir = tmp();
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let data = dataset(
+        "noise",
+        10,
+        Some(random_split(500, [8, 8, 3], 10, &mut rng)),
+        Some(random_split(500, [8, 8, 3], 10, &mut rng)),
+    );
+    write_dataset(&path(&dir, "noise.npz"), &data);
+    let out = path(&dir, "run");
+    run(
+        train_bin()
+            .args(["--model", "mlp-1x512", "--data"])
+            .arg(path(&dir, "noise.npz"))
+            .arg("--out")
+            .arg(&out)
+            .args([
+                "--until-train-acc",
+                "1.0",
+                "--epochs",
+                "300",
+                "--batch-size",
+                "50",
+                "--threads",
+                THREADS,
+            ]),
+        0,
+    );
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["stopped"], "until_train_acc", "{summary:#}");
+    assert_eq!(summary["final"]["train_acc"], 1.0);
+    let test_acc = summary["final"]["test_acc"].as_f64().unwrap();
+    assert!(
+        (0.03..0.2).contains(&test_acc),
+        "test accuracy {test_acc} is not near chance (0.1)"
+    );
+    let gap = summary["generalization_error"].as_f64().unwrap();
+    assert!((gap - (1.0 - test_acc)).abs() < 1e-12);
+    // Steps to 100% are the step of the first evaluation at 100%, and the curve got there.
+    let evals = evals(&out);
+    let first_full = evals.iter().find(|e| e["train_acc"] == 1.0).unwrap();
+    assert_eq!(summary["steps_to_train_acc"]["1.0"], first_full["step"]);
+    assert_eq!(evals[0]["step"], 0);
+    assert!(evals[0]["train_acc"].as_f64().unwrap() < 0.3);
+    assert!(out.join("model.bpk").exists());
+    let config = read_json(&out.join("config.json"));
+    assert_eq!(config["parameters"], 8 * 8 * 3 * 512 + 512 + 5130);
+    assert_eq!(config["train_size"], 500);
+    assert_eq!(config["crop"], serde_json::Value::Null);
+}
+
+/// On a learnable task the same protocol generalizes: high test accuracy.
+#[test]
+fn mlp_learns_a_learnable_task() {
+    let dir = tmp();
+    let data = dataset(
+        "protos",
+        4,
+        Some(prototype_split(400, [8, 8, 3], 4, 0.6, 1)),
+        Some(prototype_split(200, [8, 8, 3], 4, 0.6, 2)),
+    );
+    write_dataset(&path(&dir, "protos.npz"), &data);
+    let out = path(&dir, "run");
+    run(
+        train_bin()
+            .args(["--model", "mlp-1x512", "--data"])
+            .arg(path(&dir, "protos.npz"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--epochs", "10", "--batch-size", "32", "--threads", THREADS]),
+        0,
+    );
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["stopped"], "epochs");
+    assert_eq!(summary["steps"], 10 * 13);
+    let test_acc = summary["final"]["test_acc"].as_f64().unwrap();
+    assert!(test_acc > 0.9, "test accuracy {test_acc}");
+    // Training loss is logged every --log-every steps and falls.
+    let records = read_metrics(&out);
+    let losses: Vec<f64> = records
+        .iter()
+        .filter(|r| r["kind"] == "train")
+        .map(|r| r["loss"].as_f64().unwrap())
+        .collect();
+    assert_eq!(losses.len(), 130 / 50);
+    assert!(losses.last() < losses.first());
+}
+
+fn small_cifar(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    // 10×10 images center-cropped to 8×8 unless augmented: exercises crop, flip and dropout RNG.
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let data = dataset(
+        "tiny",
+        3,
+        Some(random_split(90, [10, 10, 3], 3, &mut rng)),
+        Some(random_split(30, [10, 10, 3], 3, &mut rng)),
+    );
+    let file = path(dir, "tiny.npz");
+    write_dataset(&file, &data);
+    file
+}
+
+fn train_tiny(data: &std::path::Path, out: &std::path::Path, model: &str, extra: &[&str]) {
+    run(
+        train_bin()
+            .args(["--model", model, "--data"])
+            .arg(data)
+            .arg("--out")
+            .arg(out)
+            .args([
+                "--batch-size",
+                "20",
+                "--crop",
+                "8",
+                "--augment",
+                "crop,flip",
+                "--threads",
+                THREADS,
+                "--log-every",
+                "2",
+            ])
+            .args(extra),
+        0,
+    );
+}
+
+/// Same seed, same numbers; another seed, other numbers.
+#[test]
+fn a_seed_determines_the_run() {
+    let dir = tmp();
+    let data = small_cifar(&dir);
+    let args = ["--epochs", "3", "--dropout", "0.3"];
+    train_tiny(&data, &path(&dir, "a"), "mlp-1x512", &args);
+    train_tiny(&data, &path(&dir, "b"), "mlp-1x512", &args);
+    train_tiny(
+        &data,
+        &path(&dir, "c"),
+        "mlp-1x512",
+        &[&args[..], &["--seed", "2"]].concat(),
+    );
+    assert_eq!(
+        metrics_without_timing(&path(&dir, "a")),
+        metrics_without_timing(&path(&dir, "b"))
+    );
+    assert_ne!(
+        metrics_without_timing(&path(&dir, "a")),
+        metrics_without_timing(&path(&dir, "c"))
+    );
+}
+
+/// A run stopped early (here by --max-steps mid-epoch, then at an epoch boundary) and continued
+/// with --resume writes exactly the metrics of a run never interrupted.
+#[test]
+fn resume_replays_an_uninterrupted_run() {
+    for (model, extra) in [
+        ("mlp-1x512", &["--dropout", "0.3"][..]),
+        ("inception-small", &[][..]),
+    ] {
+        let dir = tmp();
+        let data = small_cifar(&dir);
+        let whole = path(&dir, "whole");
+        let parts = path(&dir, "parts");
+        train_tiny(&data, &whole, model, &[&["--epochs", "4"], extra].concat());
+        train_tiny(
+            &data,
+            &parts,
+            model,
+            &[&["--max-steps", "7"], extra].concat(),
+        );
+        assert_eq!(
+            read_json(&parts.join("summary.json"))["stopped"],
+            "max_steps"
+        );
+        train_tiny(
+            &data,
+            &parts,
+            model,
+            &[&["--epochs", "2", "--resume"], extra].concat(),
+        );
+        train_tiny(
+            &data,
+            &parts,
+            model,
+            &[&["--epochs", "4", "--resume"], extra].concat(),
+        );
+        assert_eq!(
+            metrics_without_timing(&whole),
+            metrics_without_timing(&parts),
+            "{model}"
+        );
+        let (a, b) = (
+            read_json(&whole.join("summary.json")),
+            read_json(&parts.join("summary.json")),
+        );
+        assert_eq!(a["final"], b["final"], "{model}");
+        // (model.bpk files are not byte-compared: burnpack records carry per-process parameter ids.)
+    }
+}
+
+/// Label-corruption bookkeeping: accuracies on the corrupted and clean subsets and against the
+/// true labels are reported when the file carries them.
+#[test]
+fn subset_accuracies_follow_the_corruption_mask() {
+    let dir = tmp();
+    let mut split = prototype_split(200, [8, 8, 3], 4, 0.3, 5);
+    let clean = split.labels.clone();
+    let mut corrupted = vec![0u8; 200];
+    for i in (0..200).step_by(2) {
+        split.labels[i] = (split.labels[i] + 1) % 4;
+        corrupted[i] = 1;
+    }
+    let mut data = dataset("half", 4, Some(split), None);
+    data.train_clean_labels = Some(clean);
+    data.train_corrupted = Some(corrupted);
+    write_dataset(&path(&dir, "half.npz"), &data);
+    let out = path(&dir, "run");
+    run(
+        train_bin()
+            .args(["--model", "mlp-1x512", "--data"])
+            .arg(path(&dir, "half.npz"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--epochs", "3", "--batch-size", "20", "--threads", THREADS]),
+        0,
+    );
+    for e in evals(&out) {
+        let (all, bad, good, truth) = (
+            e["train_acc"].as_f64().unwrap(),
+            e["train_acc_corrupted"].as_f64().unwrap(),
+            e["train_acc_clean"].as_f64().unwrap(),
+            e["train_acc_vs_clean_labels"].as_f64().unwrap(),
+        );
+        // Half the examples are corrupted: the overall accuracy is the mean of the two halves.
+        assert!((all - (bad + good) / 2.0).abs() < 1e-9, "{e}");
+        // No test split: test numbers are null.
+        assert!(e["test_acc"].is_null());
+        // A prediction right on a clean example is right against the true labels too; one right
+        // on a corrupted example is wrong against them.
+        assert!(
+            truth >= good / 2.0 - 1e-9 && truth <= good / 2.0 + (1.0 - bad) / 2.0 + 1e-9,
+            "{e}"
+        );
+    }
+}
+
+fn one_line_error(out: &std::process::Output) -> String {
+    let err = String::from_utf8(out.stderr.clone()).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    err
+}
+
+#[test]
+fn bad_input_gives_one_line_errors() {
+    let dir = tmp();
+    let data = small_cifar(&dir);
+    let out_dir = path(&dir, "run");
+
+    // Unknown model: usage error.
+    let out = run(
+        train_bin()
+            .args(["--model", "resnet-9000", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out_dir),
+        2,
+    );
+    assert!(one_line_error(&out).contains("unknown model 'resnet-9000'"));
+
+    // CUDA on a machine (or libtorch) without it: runtime error naming the device.
+    if !tch_has_cuda() {
+        let out = run(
+            train_bin()
+                .args(["--model", "mlp-1x512", "--device", "cuda", "--data"])
+                .arg(&data)
+                .arg("--out")
+                .arg(&out_dir),
+            1,
+        );
+        assert!(one_line_error(&out).contains("--device cuda"));
+    }
+
+    // An empty training split.
+    let empty = path(&dir, "empty.npz");
+    let split = rethink_dataset::Split {
+        images: rethink_dataset::Images::from_u8([0, 8, 8, 3], Vec::<u8>::new()),
+        labels: vec![],
+    };
+    write_dataset(&empty, &dataset("empty", 3, Some(split), None));
+    let out = run(
+        train_bin()
+            .args(["--model", "mlp-1x512", "--data"])
+            .arg(&empty)
+            .arg("--out")
+            .arg(&out_dir),
+        1,
+    );
+    let err = one_line_error(&out);
+    assert!(err.contains("empty.npz") && err.contains("empty"), "{err}");
+
+    // Labels out of range for the class list (written the way numpy.savez would).
+    let bad = path(&dir, "bad.npz");
+    write_npz(&bad, 3, &[0, 1, 5, 2]);
+    let out = run(
+        train_bin()
+            .args(["--model", "mlp-1x512", "--data"])
+            .arg(&bad)
+            .arg("--out")
+            .arg(&out_dir),
+        1,
+    );
+    let err = one_line_error(&out);
+    assert!(
+        err.contains("bad.npz") && err.contains("train_labels") && err.contains('5'),
+        "{err}"
+    );
+
+    // An existing run is not overwritten.
+    train_tiny(&data, &out_dir, "mlp-1x512", &["--max-steps", "1"]);
+    let out = run(
+        train_bin()
+            .args(["--model", "mlp-1x512", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out_dir),
+        2,
+    );
+    assert!(one_line_error(&out).contains("--resume"));
+}
+
+fn tch_has_cuda() -> bool {
+    std::env::var("RETHINK_TEST_CUDA").is_ok()
+}
+
+/// A minimal npz as numpy.savez writes it: meta, train_images (n×8×8×3 zeros), train_labels.
+fn write_npz(path: &std::path::Path, classes: usize, labels: &[u8]) {
+    use rethink_dataset::npy::{Dtype, header};
+    let meta =
+        serde_json::to_vec(&rethink_dataset::Meta::new("bad", util::classes(classes))).unwrap();
+    let n = labels.len();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    let options =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    for (name, dtype, shape, data) in [
+        ("meta.npy", Dtype::U8, vec![meta.len()], meta.clone()),
+        (
+            "train_images.npy",
+            Dtype::U8,
+            vec![n, 8, 8, 3],
+            vec![0u8; n * 192],
+        ),
+        ("train_labels.npy", Dtype::U8, vec![n], labels.to_vec()),
+    ] {
+        zip.start_file(name, options).unwrap();
+        zip.write_all(&header(dtype, &shape)).unwrap();
+        zip.write_all(&data).unwrap();
+    }
+    zip.finish().unwrap();
+}
