@@ -10,13 +10,14 @@ MAKEFLAGS += --no-builtin-rules
 .DEFAULT_GOAL := help
 
 # ---- configuration (override on the command line: make demo SEEDS="1 2 3") ----
+# ROOT is the repository; data/, runs/ and report/ are made in the current directory, so
+# `make -f /path/to/rethink/Makefile sweep ...` runs a sweep anywhere (e.g. on a shared filesystem).
+ROOT        := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PYTHON      ?= python3
-VENV        := .venv
+VENV        := $(ROOT)/.venv
 VPY         := $(VENV)/bin/python
-BIN         := target/release
-LIBTORCH    ?= $(CURDIR)/libtorch
-export LIBTORCH
-APT_PACKAGES := dataset-fashion-mnist fonts-dejavu-core binutils
+BIN         := $(ROOT)/target/release
+APT_PACKAGES := dataset-fashion-mnist binutils
 FMNIST_DIR  ?= /usr/share/datasets/fashion-mnist
 
 DEVICE      ?= cpu
@@ -26,6 +27,11 @@ LAUNCH      ?=
 WD          ?= 0.0005
 DROPOUT     ?= 0.5
 
+# libtorch for `train` (LIBTORCH, LIBTORCH_STAMP; TORCH=cuda for a GPU build), the report target.
+include $(ROOT)/crates/train/Makefile.inc
+include $(ROOT)/crates/report/Makefile.inc
+include $(ROOT)/crates/corrupt/Makefile.inc
+
 ##@ Setup
 
 .PHONY: help
@@ -33,7 +39,7 @@ help: ## list the targets with one line each
 	@awk 'BEGIN {FS = ":.*## "} /^##@/ {printf "\n%s\n", substr($$0, 5)} /^[a-zA-Z0-9_./-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: setup
-setup: apt $(VPY) $(LIBTORCH)/build-version ## install what this machine lacks (apt packages, numpy venv, libtorch)
+setup: apt $(VPY) $(LIBTORCH_STAMP) ## install what this machine lacks (apt packages, numpy venv, libtorch)
 
 .PHONY: apt
 apt: ## install the Debian packages the project needs (only the missing ones)
@@ -43,17 +49,14 @@ apt: ## install the Debian packages the project needs (only the missing ones)
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >&2; \
 	fi
 
-$(VPY): scripts/requirements.txt
+$(VPY): $(ROOT)/scripts/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VPY) -m pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r $(ROOT)/scripts/requirements.txt
 	touch $@
-
-$(LIBTORCH)/build-version: scripts/setup-libtorch
-	scripts/setup-libtorch $(LIBTORCH)
 
 .PHONY: build
 build: setup ## build every tool (release) into target/release
-	cargo build --release --workspace
+	cargo build --release --workspace --manifest-path $(ROOT)/Cargo.toml
 
 # Sweep targets depend on this (order-only): cargo is quick when nothing changed. NOBUILD=1 skips
 # it where the tools are prebuilt and cargo is absent (e.g. Slurm compute nodes).
@@ -64,17 +67,18 @@ tools:
 ##@ Tests and benchmarks
 
 .PHONY: test
-test: setup ## run every test (Rust unit, integration, numpy interop, make sweeps)
-	cargo test --release --workspace
-	@echo "make test: all tests passed"
+test: setup ## run every test (Rust unit, integration, numpy interop, real Fashion-MNIST, make sweeps)
+	cargo test --release --workspace --manifest-path $(ROOT)/Cargo.toml
+	cargo test --release -p mnist-fetch --manifest-path $(ROOT)/Cargo.toml -- --ignored
+	$(ROOT)/tests/make/sweep.sh
 
 .PHONY: bench-format
 bench-format: build ## dataset file throughput: pipe and mmap vs cat and numpy
-	scripts/bench-format
+	$(ROOT)/scripts/bench-format
 
 .PHONY: clean
 clean: ## remove build outputs (keeps data/, runs/ and the libtorch cache)
-	cargo clean
+	cargo clean --manifest-path $(ROOT)/Cargo.toml
 
 ##@ Data
 
