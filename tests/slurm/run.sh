@@ -2,9 +2,10 @@
 # The sweeps on a real Slurm: installs Debian's slurm-wlm and munge when missing, starts a one-node
 # cluster on 127.0.0.1 (scripts/slurm-local-cluster), and runs one tiny sweep three ways in three
 # scratch directories: locally (`make -j2 sweep`), through `srun` (`LAUNCH="srun ..."`) and as an
-# array job (scripts/slurm-sweep), where one run is made to fail and is resubmitted alone. Every
-# run's summary.json must equal the local one's (same seeds, one thread: identical numbers); the
-# daemons are stopped by their pid files at the end, also when the test fails.
+# array job (scripts/slurm-sweep), where one run is made to fail and is resubmitted alone, and a
+# longer run is cancelled mid-way and resumed by the resubmission. Every run's summary.json must
+# equal the local one's (same seeds, one thread: identical numbers); the daemons are stopped by
+# their pid files at the end, also when the test fails.
 # Skips (exit 0, "skipped: ...") only when Slurm cannot be installed or run here (no root, no apt).
 # Needs the tools built (make build) and the project venv. KEEP=1 keeps the scratch directory.
 set -euo pipefail
@@ -129,8 +130,39 @@ arrays=$(scontrol -o show jobs | grep "JobName=rethink-tiny " | grep -c ArrayTas
 [ "$arrays" -eq $((nruns + 1)) ] || fail "expected $((nruns + 1)) array tasks in total, slurmctld knows $arrays"
 ok "sbatch: resubmission $job2 ran only the missing run; collect wrote the report; nothing left to submit"
 
-# ---- 5. the numbers: every run equals the local one ----
-"$py" - "$runs" <<'PY' || fail "the Slurm runs differ from the local runs"
+# ---- 5. a task cancelled mid-run (as at a time limit) resumes from its checkpoint when resubmitted ----
+"$py" - <<'PY'
+import numpy as np
+rng = np.random.default_rng(3)  # random pixels and labels: never fitted, so it runs all its epochs
+np.savez("long.npz", train_images=rng.integers(0, 256, (2000, 16, 16, 1), dtype=np.uint8),
+         train_labels=rng.integers(0, 10, 2000).astype(np.uint8),
+         test_images=rng.integers(0, 256, (200, 16, 16, 1), dtype=np.uint8),
+         test_labels=rng.integers(0, 10, 200).astype(np.uint8))
+PY
+long=(-f "$repo/Makefile" NOBUILD=1 BIN="$bin" NAME=long DATA="$work/long.npz" MODELS=mlp-1x64
+      CONDITIONS=true SEEDS=1 EPOCHS=200 TRAIN_FLAGS="--threads 1")
+run=runs/long/true--mlp-1x64--plain--s1
+(cd local && make --no-print-directory "${long[@]}" sweep-runs) >local-long.log 2>&1 ||
+  { tail -n 30 local-long.log; fail "local long run"; }
+cd sbatch
+job3=$("${ss[@]}" submit -c1 -- "${long[@]}" 2>../submit3.log) || { cat ../submit3.log; fail "submit long"; }
+until [ -f "$run/checkpoint/state.json" ]; do
+  [ -n "$(squeue -h -j "$job3" 2>/dev/null)" ] || fail "job $job3 ended before its first checkpoint"
+  sleep 0.2
+done
+scancel "$job3"
+while [ -n "$(squeue -h -j "$job3" 2>/dev/null)" ]; do sleep 0.2; done
+[ ! -f "$run/summary.json" ] || fail "the long run finished before it could be cancelled"
+cut_at=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["step"])' "$run/checkpoint/state.json")
+[ "$("${ss[@]}" missing -- "${long[@]}" | cut -f1)" = "$run/summary.json" ] || fail "missing does not list the cancelled run"
+job4=$("${ss[@]}" submit -c1 -- "${long[@]}" 2>../submit4.log) || { cat ../submit4.log; fail "resubmit long"; }
+"${ss[@]}" collect -- "${long[@]}" >../collect4.log 2>&1 || { cat ../collect4.log; fail "collect long"; }
+grep -q "^resuming $run" "runs/.slurm/long/${job4}_1.out" || fail "job $job4 did not resume $run"
+cd ..
+ok "sbatch: job $job3 cancelled at step $cut_at, resubmitted as $job4, which resumed from the checkpoint"
+
+# ---- 6. the numbers: every run equals the local one ----
+"$py" - "$runs $run/summary.json" <<'PY' || fail "the Slurm runs differ from the local runs"
 import json, sys
 runs = sys.argv[1].split()
 def load(where, run):
@@ -138,18 +170,19 @@ def load(where, run):
     s.pop("wall_s", None)  # the only field that may differ
     return s
 bad = 0
-print(f"{'run':44} {'steps':>5} {'train':>6} {'test':>6}  local = srun = sbatch")
+print(f"{'run':40} {'steps':>5} {'train':>6} {'test':>6}  local = srun = sbatch (long: local = sbatch)")
 for run in runs:
     ref = load("local", run)
-    same = all(load(w, run) == ref for w in ("srun", "sbatch"))
+    others = ("sbatch",) if "/long/" in run else ("srun", "sbatch")
+    same = all(load(w, run) == ref for w in others)
     bad += not same
     f = ref["final"]
-    print(f"{run.split('/')[2]:44} {ref['steps']:>5} {f['train_acc']:6.3f} {f['test_acc']:6.3f}  {'yes' if same else 'NO'}")
+    print(f"{'/'.join(run.split('/')[1:3]):40} {ref['steps']:>5} {f['train_acc']:6.3f} {f['test_acc']:6.3f}  {'yes' if same else 'NO'}")
 sys.exit(1 if bad else 0)
 PY
-ok "all $nruns summary.json files (accuracies, losses, steps) are identical local, via srun and via sbatch"
+ok "all summary.json files (accuracies, losses, steps) are identical local, via srun and via sbatch, the resumed one too"
 
-# ---- 6. the daemons stop by their pid files ----
+# ---- 7. the daemons stop by their pid files ----
 pids=$(cat "$cluster"/{munged,slurmctld,slurmd}.pid)
 "$repo/scripts/slurm-local-cluster" stop "$cluster" >>cluster.log 2>&1 || fail "stopping the cluster"
 for p in $pids; do [ ! -d "/proc/$p" ] || fail "daemon pid $p still runs after stop"; done
