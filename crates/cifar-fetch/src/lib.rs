@@ -4,15 +4,15 @@
 //! (label byte(s), then the R, G and B planes of 32×32) into channels-last images.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use rethink_cli::{Output, history_record, usage};
 use rethink_dataset::{Dataset, Images, Meta, Split};
-use rethink_fetch::{Md5Reader, fetch_cached, maybe_gunzip, md5_hex, visit_tar};
+use rethink_fetch::{fetch_cached, maybe_gunzip, md5_hex, read_hashing, visit_tar};
 use serde_json::json;
 
 /// Convert the official CIFAR-10 or CIFAR-100 binary archive into a dataset file.
@@ -276,36 +276,46 @@ fn read_archive(
     expected_md5: Option<&str>,
 ) -> Result<Input> {
     let name = path.display().to_string();
-    let file = File::open(path).with_context(|| format!("{name}: cannot open"))?;
-    let mut raw = Md5Reader::new(file);
+    // Three stages on their own threads: read + MD5, gunzip + untar, convert.
+    let (raw, md5) = read_hashing(path).with_context(|| format!("{name}: cannot open"))?;
     let mut input = Input {
         converted: HashMap::new(),
         names: None,
     };
-    {
-        let reader = maybe_gunzip(BufReader::with_capacity(1 << 20, &mut raw))
-            .with_context(|| format!("{name}: cannot read"))?;
-        visit_tar::<anyhow::Error>(reader, |member, size, r| {
-            let base = member.rsplit('/').next().unwrap_or(member);
-            if !wanted.contains(&base) {
-                return Ok(());
-            }
-            let mut bytes = Vec::with_capacity(size as usize);
-            r.read_to_end(&mut bytes)
-                .with_context(|| format!("{name}: {member}: cannot read"))?;
-            add_member(&mut input, base, member, bytes, config, &name)
-        })
-        .map_err(|e| match e.downcast_ref::<DataError>() {
-            Some(_) => e,
-            None => {
+    let (send, receive) = mpsc::sync_channel::<(String, String, Vec<u8>)>(1);
+    std::thread::scope(|scope| -> Result<()> {
+        let name = &name;
+        // Moves the sender in: the converter's loop ends when this thread is done.
+        let unpack = scope.spawn(move || -> Result<()> {
+            let reader = maybe_gunzip(BufReader::with_capacity(1 << 20, raw))
+                .with_context(|| format!("{name}: cannot read"))?;
+            visit_tar::<anyhow::Error>(reader, |member, size, r| {
+                let base = member.rsplit('/').next().unwrap_or(member);
+                if !wanted.contains(&base) {
+                    return Ok(());
+                }
+                let mut bytes = Vec::with_capacity(size as usize);
+                r.read_to_end(&mut bytes)
+                    .with_context(|| format!("{name}: {member}: cannot read"))?;
+                // A closed channel means the converter failed; its error is the one reported.
+                let _ = send.send((base.to_string(), member.to_string(), bytes));
+                Ok(())
+            })
+            .map_err(|e| {
                 let cause: String = format!("{e:#}").chars().take(80).collect();
                 anyhow::anyhow!("{name}: not a readable tar or tar.gz archive ({cause})")
-            }
-        })
-        .map_err(flatten)?;
-    }
-    let md5 = raw
-        .finish()
+            })
+        });
+        let converted = receive.iter().try_for_each(|(base, member, bytes)| {
+            add_member(&mut input, &base, &member, bytes, config, &name).map_err(flatten)
+        });
+        drop(receive);
+        let unpacked = unpack.join().expect("the unpacking thread does not panic");
+        converted.and(unpacked)
+    })?;
+    let md5 = md5
+        .join()
+        .expect("the hashing thread does not panic")
         .with_context(|| format!("{name}: cannot read"))?;
     match expected_md5 {
         Some(expected) if !expected.eq_ignore_ascii_case(&md5) => {

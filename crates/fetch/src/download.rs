@@ -93,6 +93,70 @@ impl<R: Read> Read for Md5Reader<R> {
     }
 }
 
+/// Reads a file on a background thread that computes its MD5 meanwhile, so hashing overlaps
+/// with whatever consumes the bytes (decompression, parsing). The returned handle yields the
+/// MD5 of the whole file once the reader has been dropped or read to the end.
+pub fn read_hashing(
+    path: &Path,
+) -> io::Result<(ChannelReader, std::thread::JoinHandle<io::Result<String>>)> {
+    let mut file = File::open(path)?;
+    let (send, receive) = std::sync::mpsc::sync_channel::<Vec<u8>>(8);
+    let handle = std::thread::spawn(move || -> io::Result<String> {
+        let mut hasher = Md5::new();
+        let mut consumer_gone = false;
+        loop {
+            let mut buf = vec![0u8; 1 << 20];
+            let n = match file.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            buf.truncate(n);
+            hasher.update(&buf);
+            if !consumer_gone && send.send(buf).is_err() {
+                // The consumer stopped early: keep hashing to the end of the file.
+                consumer_gone = true;
+            }
+        }
+        Ok(hex(&hasher.finalize()))
+    });
+    Ok((
+        ChannelReader {
+            receive,
+            chunk: Vec::new(),
+            at: 0,
+        },
+        handle,
+    ))
+}
+
+/// The reading end of [`read_hashing`].
+pub struct ChannelReader {
+    receive: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.chunk.len() {
+            match self.receive.recv() {
+                Ok(chunk) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                // The sender is gone: end of file (or a read error, reported by the handle).
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.at);
+        buf[..n].copy_from_slice(&self.chunk[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -210,6 +274,24 @@ fn byte_progress(len: Option<u64>, name: &str) -> indicatif::ProgressBar {
 mod tests {
     use super::*;
     use crate::test_server::TestServer;
+
+    #[test]
+    fn reading_while_hashing_gives_the_bytes_and_their_md5() {
+        let dir = tempfile::tempdir().unwrap();
+        let body: Vec<u8> = (0..3_000_000u32).map(|i| (i * 13 % 255) as u8).collect();
+        let path = dir.path().join("f");
+        std::fs::write(&path, &body).unwrap();
+        let (mut reader, handle) = read_hashing(&path).unwrap();
+        let mut got = Vec::new();
+        reader.read_to_end(&mut got).unwrap();
+        assert_eq!(got, body);
+        assert_eq!(handle.join().unwrap().unwrap(), md5_hex(&body));
+        // Stopping early still hashes the whole file.
+        let (mut reader, handle) = read_hashing(&path).unwrap();
+        reader.read_exact(&mut [0u8; 10]).unwrap();
+        drop(reader);
+        assert_eq!(handle.join().unwrap().unwrap(), md5_hex(&body));
+    }
 
     #[test]
     fn md5_of_known_strings() {
