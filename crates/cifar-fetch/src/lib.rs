@@ -109,10 +109,11 @@ const CIFAR100: Layout = Layout {
 /// Pixels per image: 32×32×3.
 const PIXELS: usize = 3072;
 
-/// One record file converted: labels and channels-last pixels.
+/// One checked record file: its labels and its raw records (converted once, in `concat`).
 struct Converted {
     labels: Vec<u16>,
-    pixels: Vec<u8>,
+    records: Vec<u8>,
+    label_bytes: usize,
 }
 
 /// The settings of one run, validated.
@@ -395,15 +396,15 @@ fn add_member(
             .map_err(|_| DataError(format!("{name}: {member}: class names are not UTF-8 text")))?;
         input.names = Some(text);
     } else {
-        let converted = convert(&bytes, config)
+        let converted = convert(bytes, config)
             .map_err(|message| DataError(format!("{name}: {member}: {message}")))?;
         input.converted.insert(base.to_string(), converted);
     }
     Ok(())
 }
 
-/// Converts one record file: label bytes then planar R, G, B (32×32 each) → labels and HWC pixels.
-fn convert(bytes: &[u8], config: &Config) -> Result<Converted, String> {
+/// Checks one record file (label bytes then planar R, G, B of 32×32) and extracts its labels.
+fn convert(bytes: Vec<u8>, config: &Config) -> Result<Converted, String> {
     let record = config.layout.label_bytes + PIXELS;
     if bytes.len() % record != 0 {
         return Err(format!(
@@ -411,14 +412,8 @@ fn convert(bytes: &[u8], config: &Config) -> Result<Converted, String> {
             bytes.len()
         ));
     }
-    let n = bytes.len() / record;
-    let mut labels = Vec::with_capacity(n);
-    let mut pixels = vec![0u8; n * PIXELS];
-    for (i, (rec, out)) in bytes
-        .chunks_exact(record)
-        .zip(pixels.chunks_exact_mut(PIXELS))
-        .enumerate()
-    {
+    let mut labels = Vec::with_capacity(bytes.len() / record);
+    for (i, rec) in bytes.chunks_exact(record).enumerate() {
         let label = rec[config.label_index];
         if label as usize >= config.classes {
             return Err(format!(
@@ -427,9 +422,12 @@ fn convert(bytes: &[u8], config: &Config) -> Result<Converted, String> {
             ));
         }
         labels.push(label as u16);
-        planar_to_hwc(&rec[config.layout.label_bytes..], out);
     }
-    Ok(Converted { labels, pixels })
+    Ok(Converted {
+        labels,
+        records: bytes,
+        label_bytes: config.layout.label_bytes,
+    })
 }
 
 /// [R plane | G plane | B plane] → [R G B, R G B, ...].
@@ -443,20 +441,21 @@ fn planar_to_hwc(planar: &[u8], out: &mut [u8]) {
     }
 }
 
+/// The record files, in order, as one split of channels-last images (one pass, one buffer).
 fn concat(parts: Vec<Converted>) -> Split {
     let n: usize = parts.iter().map(|p| p.labels.len()).sum();
-    let (labels, pixels) = if parts.len() == 1 {
-        let p = parts.into_iter().next().unwrap();
-        (p.labels, p.pixels)
-    } else {
-        let mut labels = Vec::with_capacity(n);
-        let mut pixels = Vec::with_capacity(n * PIXELS);
-        for p in parts {
-            labels.extend_from_slice(&p.labels);
-            pixels.extend_from_slice(&p.pixels);
+    let mut labels = Vec::with_capacity(n);
+    let mut pixels = vec![0u8; n * PIXELS];
+    let mut out = pixels.chunks_exact_mut(PIXELS);
+    for part in parts {
+        labels.extend_from_slice(&part.labels);
+        for rec in part.records.chunks_exact(part.label_bytes + PIXELS) {
+            planar_to_hwc(
+                &rec[part.label_bytes..],
+                out.next().expect("sized for all records"),
+            );
         }
-        (labels, pixels)
-    };
+    }
     Split {
         images: Images::from_u8([n, 32, 32, 3], pixels),
         labels,
