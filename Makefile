@@ -16,6 +16,8 @@ ROOT        := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PYTHON      ?= python3
 VENV        := $(ROOT)/.venv
 VPY         := $(VENV)/bin/python
+# Recursive make must name this Makefile: the current directory may be elsewhere.
+SUBMAKE      = $(MAKE) --no-print-directory -f $(ROOT)/Makefile
 BIN         := $(ROOT)/target/release
 APT_PACKAGES := dataset-fashion-mnist binutils
 FMNIST_DIR  ?= /usr/share/datasets/fashion-mnist
@@ -31,6 +33,7 @@ DROPOUT     ?= 0.5
 include $(ROOT)/crates/train/Makefile.inc
 include $(ROOT)/crates/report/Makefile.inc
 include $(ROOT)/crates/corrupt/Makefile.inc
+include $(ROOT)/scripts/slurm.mk
 
 ##@ Setup
 
@@ -62,7 +65,7 @@ build: setup ## build every tool (release) into target/release
 # it where the tools are prebuilt and cargo is absent (e.g. Slurm compute nodes).
 .PHONY: tools
 tools:
-	$(if $(NOBUILD),@true,@$(MAKE) --no-print-directory build >&2)
+	$(if $(NOBUILD),@true,@$(SUBMAKE) build >&2)
 
 ##@ Tests and benchmarks
 
@@ -71,6 +74,7 @@ test: setup ## run every test (Rust unit, integration, numpy interop, real Fashi
 	cargo test --release --workspace --manifest-path $(ROOT)/Cargo.toml
 	cargo test --release -p mnist-fetch --manifest-path $(ROOT)/Cargo.toml -- --ignored
 	$(ROOT)/tests/make/sweep.sh
+	BIN=$(BIN) $(ROOT)/tests/slurm/run.sh
 
 .PHONY: bench-format
 bench-format: build ## dataset file throughput: pipe and mmap vs cat and numpy
@@ -141,7 +145,7 @@ $(foreach c,$(CONDITIONS),$(foreach m,$(MODELS),$(foreach s,$(SETTINGS),$(foreac
 
 .PHONY: sweep sweep-runs sweep-report print-runs
 sweep: sweep-runs ## train a sweep (NAME DATA CONDITIONS MODELS SETTINGS SEEDS ...) and report it
-	@$(MAKE) --no-print-directory sweep-report NAME=$(NAME)
+	+@$(SUBMAKE) sweep-report NAME=$(NAME)
 sweep-runs: $(RUN_TARGETS) ## train a sweep's runs only
 sweep-report: | tools ## report every finished run of runs/NAME/ into report/NAME/
 	$(BIN)/report $(sort $(dir $(wildcard $(RUNS_DIR)/*/summary.json))) --out report/$(NAME) $(REPORT_FLAGS)
@@ -154,6 +158,9 @@ DEMO_TRAIN  ?= 2000
 DEMO_TEST   ?= 1000
 DEMO_MODELS ?= mlp-1x512
 DEMO_EPOCHS ?= 300
+# The paper decays the learning rate by 0.95 per epoch of 50,000 images; a 2,000-image epoch
+# gets the same decay per image seen: 0.95^(2000/50000) = 0.998.
+DEMO_LR_DECAY ?= 0.998
 RANDOMIZATIONS := true labels0.2 labels0.4 labels0.6 labels0.8 random-labels shuffle random-pixels gaussian
 
 data/fmnist-demo.npz: data/fashion-mnist.npz | tools
@@ -161,25 +168,25 @@ data/fmnist-demo.npz: data/fashion-mnist.npz | tools
 
 .PHONY: demo figure1 table1 figure2 paper
 demo: setup data/fmnist-demo.npz ## the main job: the randomization study on real Fashion-MNIST, CPU-sized, into report/demo/
-	$(MAKE) --no-print-directory sweep NAME=demo DATA=data/fmnist-demo.npz MODELS="$(DEMO_MODELS)" \
-	  CONDITIONS="$(RANDOMIZATIONS)" SETTINGS=plain EPOCHS=$(DEMO_EPOCHS)
+	+$(SUBMAKE) sweep NAME=demo DATA=data/fmnist-demo.npz MODELS="$(DEMO_MODELS)" \
+	  CONDITIONS="$(RANDOMIZATIONS)" SETTINGS=plain EPOCHS=$(DEMO_EPOCHS) TRAIN_FLAGS="--lr-decay $(DEMO_LR_DECAY)"
 	@echo "make demo: report in report/demo/summary.md" >&2
 
-CIFAR_SWEEP = $(MAKE) --no-print-directory sweep-runs NAME=cifar10 DATA=data/cifar10.npz
+CIFAR_SWEEP = $(SUBMAKE) sweep-runs NAME=cifar10 DATA=data/cifar10.npz
 
 figure1: data/cifar10.npz ## Figure 1 on CIFAR-10 (GPU-sized): randomizations and label corruption levels
-	$(CIFAR_SWEEP) MODELS=inception-small SETTINGS=plain CONDITIONS="true random-labels shuffle random-pixels gaussian"
-	$(CIFAR_SWEEP) MODELS="inception-small alexnet-small mlp-1x512" SETTINGS=plain CONDITIONS="$(RANDOMIZATIONS)"
-	$(MAKE) --no-print-directory sweep-report NAME=cifar10 REPORT_FLAGS=--paper
+	+$(CIFAR_SWEEP) MODELS=inception-small SETTINGS=plain CONDITIONS="true random-labels shuffle random-pixels gaussian"
+	+$(CIFAR_SWEEP) MODELS="inception-small alexnet-small mlp-1x512" SETTINGS=plain CONDITIONS="$(RANDOMIZATIONS)"
+	+$(SUBMAKE) sweep-report NAME=cifar10 REPORT_FLAGS=--paper
 
 table1: data/cifar10.npz ## Table 1 on CIFAR-10 (GPU-sized): models x {crop, weight decay}, and random labels
-	$(CIFAR_SWEEP) MODELS="inception-small alexnet-small mlp-3x512 mlp-1x512" SETTINGS="plain crop wd crop+wd" CONDITIONS=true
-	$(CIFAR_SWEEP) MODELS=inception-small SETTINGS="nobn nobn+wd" CONDITIONS=true
-	$(CIFAR_SWEEP) MODELS="inception-small alexnet-small mlp-3x512 mlp-1x512" SETTINGS=plain CONDITIONS=random-labels
-	$(MAKE) --no-print-directory sweep-report NAME=cifar10 REPORT_FLAGS=--paper
+	+$(CIFAR_SWEEP) MODELS="inception-small alexnet-small mlp-3x512 mlp-1x512" SETTINGS="plain crop wd crop+wd" CONDITIONS=true
+	+$(CIFAR_SWEEP) MODELS=inception-small SETTINGS="nobn nobn+wd" CONDITIONS=true
+	+$(CIFAR_SWEEP) MODELS="inception-small alexnet-small mlp-3x512 mlp-1x512" SETTINGS=plain CONDITIONS=random-labels
+	+$(SUBMAKE) sweep-report NAME=cifar10 REPORT_FLAGS=--paper
 
 figure2: data/cifar10.npz ## Figure 2 on CIFAR-10 (GPU-sized): test accuracy over training, with/without BatchNorm and regularizers
-	$(CIFAR_SWEEP) MODELS=inception-small SETTINGS="plain nobn aug+wd" CONDITIONS=true
-	$(MAKE) --no-print-directory sweep-report NAME=cifar10 REPORT_FLAGS=--paper
+	+$(CIFAR_SWEEP) MODELS=inception-small SETTINGS="plain nobn aug+wd" CONDITIONS=true
+	+$(SUBMAKE) sweep-report NAME=cifar10 REPORT_FLAGS=--paper
 
 paper: figure1 table1 figure2 ## every CIFAR-10 experiment of the paper (GPU-sized); report in report/cifar10/

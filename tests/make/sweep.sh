@@ -45,12 +45,12 @@ final() { "$repo/.venv/bin/python" -c 'import json,sys; s=json.load(open(sys.arg
 gone=runs/tiny/labels0.5--mlp-1x512--plain--s1
 kept=runs/tiny/shuffle--mlp-1x512--plain--s1
 before=$(final $gone/summary.json)
-stamp=$(stat -c %Y.%N $kept/summary.json)
+stamp=$(stat -c '%i %y' $kept/summary.json)
 sleep 1
 rm -rf "$gone"
 make "${sweep[@]}" sweep-runs >make2.log 2>&1 || { cat make2.log; fail "make after deleting a run"; }
 grep -c -- "--model" make2.log | grep -qx 1 || { cat make2.log; fail "only the deleted run should train again"; }
-[[ $(stat -c %Y.%N $kept/summary.json) == "$stamp" ]] || fail "an untouched run was remade"
+[[ $(stat -c '%i %y' $kept/summary.json) == "$stamp" ]] || fail "an untouched run was remade"
 [[ $(final $gone/summary.json) == "$before" ]] || fail "the remade run differs: $before vs $(final $gone/summary.json)"
 ok "a deleted run, and only it, is made again with identical numbers ($before)"
 
@@ -63,7 +63,7 @@ grep -q "resuming $resumed" make3.log || { cat make3.log; fail "the run was not 
 [[ $(final $resumed/summary.json) == "$before" ]] || fail "resumed run differs"
 ok "a run without summary.json resumes from its checkpoint"
 
-make "${sweep[@]}" -q sweep-runs || fail "the sweep should be up to date"
+make "${sweep[@]}" -q -o tools $runs || fail "the sweep should be up to date"
 ok "an up-to-date sweep has nothing to do"
 
 planned=$(make -f "$repo/Makefile" --no-print-directory -n figure1 NOBUILD=1 CIFAR_ARCHIVE=cifar-10-binary.tar.gz | grep -o -- '--out runs/cifar10/[^ ]*' | sort -u)
