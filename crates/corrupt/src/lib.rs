@@ -147,8 +147,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     output.check_binary()?;
     let mut dataset = args.input.read_dataset()?;
     let name = args.input.to_string();
-    let digest = dataset.digest();
-    let summary = apply(&mut dataset, &config, &name)?;
+    // Hash the input (for the history record) on another thread while the transform runs; the
+    // clone shares the file's bytes.
+    let source = dataset.clone();
+    let (digest, summary) = std::thread::scope(|scope| {
+        let digest = scope.spawn(move || source.digest());
+        let summary = apply(&mut dataset, &config, &name);
+        (digest.join().expect("digest thread"), summary)
+    });
+    let summary = summary?;
     dataset.meta.history.push(rethink_cli::history_record(
         "corrupt",
         env!("CARGO_PKG_VERSION"),

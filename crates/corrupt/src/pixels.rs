@@ -94,11 +94,10 @@ fn gather<T: Copy>(src: &[T], dst: &mut [T], perm: &[u32], c: usize) {
 }
 
 fn gather_fixed<T: Copy, const C: usize>(src: &[T], dst: &mut [T], perm: &[u32]) {
-    for (d, &p) in dst.chunks_exact_mut(C).zip(perm) {
-        let p = p as usize * C;
-        let s: &[T; C] = src[p..p + C].try_into().unwrap();
-        let d: &mut [T; C] = d.try_into().unwrap();
-        *d = *s;
+    let (src, _) = src.as_chunks::<C>();
+    let (dst, _) = dst.as_chunks_mut::<C>();
+    for (d, &p) in dst.iter_mut().zip(perm) {
+        *d = src[p as usize];
     }
 }
 
@@ -203,35 +202,45 @@ pub fn gaussian(
     let c = shape[3];
     let d = shape[1] * shape[2] * c;
     let n = shape[0] * d;
-    let fill = |i: usize, image: &mut dyn FnMut(usize, f64)| {
-        let mut rng = streams::stream(seed, round, purpose, i as u64);
-        for j in 0..d / c {
-            for k in 0..c {
-                let z: f64 = rng.sample(StandardNormal);
-                image(j * c + k, moments.mean[k] + moments.std[k] * z);
-            }
-        }
-    };
-    if d == 0 {
-        return if quantize {
-            Images::from_u8(shape, Vec::new())
-        } else {
-            Images::from_f32(shape, Vec::new())
-        };
-    }
     if quantize {
         let mut out = vec![0u8; n];
-        out.par_chunks_mut(d)
-            .enumerate()
-            .with_min_len(IMAGES_PER_TASK)
-            .for_each(|(i, img)| fill(i, &mut |j, v| img[j] = v.round().clamp(0.0, 255.0) as u8));
+        fill_gaussian(&mut out, d, c, moments, seed, round, purpose, |v| {
+            v.round().clamp(0.0, 255.0) as u8
+        });
         Images::from_u8(shape, out)
     } else {
         let mut out = vec![0f32; n];
-        out.par_chunks_mut(d)
-            .enumerate()
-            .with_min_len(IMAGES_PER_TASK)
-            .for_each(|(i, img)| fill(i, &mut |j, v| img[j] = v as f32));
+        fill_gaussian(&mut out, d, c, moments, seed, round, purpose, |v| v as f32);
         Images::from_f32(shape, out)
     }
+}
+
+/// Fills images of `d` values (`c` channels) with `convert(mean[k] + std[k]·z)`, z ~ N(0, 1) drawn
+/// from the image's own stream.
+#[allow(clippy::too_many_arguments)]
+fn fill_gaussian<T: Send>(
+    out: &mut [T],
+    d: usize,
+    c: usize,
+    moments: &Moments,
+    seed: u64,
+    round: u32,
+    purpose: &str,
+    convert: impl Fn(f64) -> T + Sync,
+) {
+    if d == 0 {
+        return;
+    }
+    out.par_chunks_mut(d)
+        .enumerate()
+        .with_min_len(IMAGES_PER_TASK)
+        .for_each(|(i, image)| {
+            let mut rng = streams::stream(seed, round, purpose, i as u64);
+            for pixel in image.chunks_exact_mut(c) {
+                for ((v, &mean), &std) in pixel.iter_mut().zip(&moments.mean).zip(&moments.std) {
+                    let z: f64 = rng.sample(StandardNormal);
+                    *v = convert(mean + std * z);
+                }
+            }
+        });
 }
