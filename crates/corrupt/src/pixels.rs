@@ -205,7 +205,9 @@ pub fn gaussian(
     if quantize {
         let mut out = vec![0u8; n];
         fill_gaussian(&mut out, d, c, moments, seed, round, purpose, |v| {
-            v.round().clamp(0.0, 255.0) as u8
+            // Clamped first, so adding ½ and truncating rounds half away from zero like
+            // f64::round (which is a libm call on baseline x86-64, and the hot spot here).
+            (v.clamp(0.0, 255.0) + 0.5) as u8
         });
         Images::from_u8(shape, out)
     } else {
