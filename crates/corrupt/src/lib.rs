@@ -40,7 +40,7 @@ use serde_json::{Value, json};
 ///   corrupt --shuffle-pixels --seed 1 data/cifar10.npz -o data/cifar10-shuffled.npz
 ///   corrupt --gaussian --quantize data/fmnist.npz -o data/fmnist-gaussian.npz
 #[derive(Parser, Debug)]
-#[command(name = "corrupt", version)]
+#[command(name = "corrupt", version, verbatim_doc_comment)]
 pub struct Args {
     /// The dataset file, or '-' for standard input.
     #[arg(value_name = "FILE", default_value = "-")]

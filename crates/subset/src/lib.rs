@@ -27,7 +27,7 @@ use rethink_dataset::{Dataset, Split};
 ///   subset --train 5000 --test 1000 --stratified --seed 1 data/fashion-mnist.npz -o data/fmnist-5k.npz
 ///   corrupt --labels 0.5 < data/cifar10.npz | subset --train 1000 > small.npz
 #[derive(Parser, Debug)]
-#[command(name = "subset", version)]
+#[command(name = "subset", version, verbatim_doc_comment)]
 pub struct Args {
     /// The dataset file, or '-' for standard input.
     #[arg(value_name = "FILE", default_value = "-")]
