@@ -155,8 +155,8 @@ print-runs: ## print the run targets of a sweep, one per line
 ##@ The paper
 
 DEMO_TRAIN  ?= 2000
-DEMO_TEST   ?= 1000
-DEMO_MODELS ?= mlp-1x512
+DEMO_TEST   ?= 2000
+DEMO_MODELS ?= mlp-1x512 mlp-3x512
 DEMO_EPOCHS ?= 300
 # The paper decays the learning rate by 0.95 per epoch of 50,000 images; a 2,000-image epoch
 # gets the same decay per image seen: 0.95^(2000/50000) = 0.998.

@@ -2,6 +2,7 @@
 //! images, labels, class names and source checksums; the download path against a local server;
 //! and every kind of bad input failing in one line with no output file.
 
+#[path = "../../../tests/run.rs"]
 mod util;
 
 use std::io::Write;

@@ -271,7 +271,15 @@ impl Dataset {
         let source = self.source.as_ref()?;
         Some(
             self.digest
-                .get_or_init(|| format!("blake3:{}", blake3::hash(source).to_hex()))
+                .get_or_init(|| {
+                    format!(
+                        "blake3:{}",
+                        blake3::Hasher::new()
+                            .update_rayon(source)
+                            .finalize()
+                            .to_hex()
+                    )
+                })
                 .clone(),
         )
     }
@@ -576,11 +584,14 @@ fn to_images(a: npy::RawArray) -> Result<Images, String> {
             pixels: Pixels::U8(a.data),
         }),
         Some(Dtype::F32) => {
-            let v = a
-                .data
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
-                .collect();
+            let v: Vec<f32> = if cfg!(target_endian = "little") {
+                bytemuck::pod_collect_to_vec(&a.data)
+            } else {
+                a.data
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+                    .collect()
+            };
             Ok(Images {
                 shape,
                 pixels: Pixels::F32(v),
@@ -650,7 +661,12 @@ pub fn write_to(dataset: &Dataset, out: impl Write, file: &str) -> Result<()> {
         match images.pixels() {
             Pixels::U8(b) => add(&format!("{prefix}_images"), Dtype::U8, &images.shape(), b)?,
             Pixels::F32(v) => {
-                let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+                // .npy float32 is little-endian: on such a machine the floats are the bytes.
+                let bytes: std::borrow::Cow<[u8]> = if cfg!(target_endian = "little") {
+                    std::borrow::Cow::Borrowed(bytemuck::cast_slice(v))
+                } else {
+                    std::borrow::Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect())
+                };
                 add(
                     &format!("{prefix}_images"),
                     Dtype::F32,

@@ -3,6 +3,7 @@
 //! --size are only cropped, so output pixels can be checked against the source exactly
 //! (lossless sources and JPEGs of uniform blocks at quality 100; YCbCr colors within 1).
 
+#[path = "../../../tests/run.rs"]
 mod util;
 
 use std::path::Path;

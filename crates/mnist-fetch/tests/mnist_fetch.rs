@@ -2,6 +2,7 @@
 //! [N,28,28,1] images, labels, class names and checksums; the download path against a local
 //! server; bad files failing in one line; and the real Fashion-MNIST from Debian's package.
 
+#[path = "../../../tests/run.rs"]
 mod util;
 
 use std::io::Write;

@@ -1,4 +1,5 @@
-//! A small harness for running a tool binary in tests: it prints the command, its exit status
+//! A small harness for running a tool binary in tests (shared by the fetch tools; include it with
+//! `#[path = "../../../tests/run.rs"] mod util;`): it prints the command, its exit status
 //! and stderr when an expectation fails.
 
 #![allow(dead_code)]
