@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 use std::fmt;
 use std::io::{self, BufWriter, IsTerminal, Write};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -114,7 +115,11 @@ impl Input {
                         "refusing to read a dataset from a terminal: give a file, or pipe one into '-'"
                     );
                 }
-                Ok(rethink_dataset::read_from(stdin.lock(), "<stdin>")?)
+                // A file redirected to stdin is mapped like a path; a pipe is widened and streamed.
+                let file =
+                    std::fs::File::from(stdin.as_fd().try_clone_to_owned().context("<stdin>")?);
+                widen_pipe(&file);
+                Ok(rethink_dataset::read_file(file, "<stdin>")?)
             }
             Input::Path(p) => Ok(rethink_dataset::read_path(p)?),
         }
@@ -161,6 +166,7 @@ impl Output {
         match self {
             Output::Stdout => {
                 let stdout = io::stdout();
+                widen_pipe(&stdout);
                 let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());
                 write(&mut out)?;
                 out.flush().context("<stdout>")?;
@@ -176,6 +182,24 @@ impl Output {
         let name = self.name();
         self.write_with(|out| Ok(rethink_dataset::write_to(dataset, out, &name)?))
     }
+}
+
+/// Grows a pipe's buffer from 64 KiB to 1 MiB (Linux): a CIFAR-sized dataset then crosses a pipe
+/// in far fewer context switches. Anything that is not a pipe is left alone.
+fn widen_pipe(fd: &impl std::os::fd::AsRawFd) {
+    #[cfg(target_os = "linux")]
+    {
+        let fd = fd.as_raw_fd();
+        // SAFETY: fstat and fcntl on a descriptor we hold; failures are ignored (an optimization).
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            if libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFIFO {
+                libc::fcntl(fd, libc::F_SETPIPE_SZ, 1 << 20);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = fd;
 }
 
 /// Writes `path` through a temporary sibling and a rename: readers never see half a file.

@@ -407,19 +407,25 @@ fn check_labels(_name: &str, labels: &[u16], classes: usize) -> Result<(), Strin
 pub fn read_path(path: impl AsRef<Path>) -> Result<Dataset> {
     let path = path.as_ref();
     let name = path.display().to_string();
-    let io_err = |e: io::Error| Error::new(&name, format!("cannot read: {e}"));
-    let file = File::open(path).map_err(io_err)?;
+    let file = File::open(path).map_err(|e| Error::new(&name, format!("cannot read: {e}")))?;
+    read_file(file, &name)
+}
+
+/// Reads a dataset from an open file: memory-mapped when it is a regular file (also when it is
+/// stdin redirected from a file), streamed otherwise.
+pub fn read_file(file: File, name: &str) -> Result<Dataset> {
+    let io_err = |e: io::Error| Error::new(name, format!("cannot read: {e}"));
     let meta = file.metadata().map_err(io_err)?;
     if !meta.is_file() {
-        return read_from(file, &name);
+        return read_from(file, name);
     }
     if meta.len() == 0 {
-        return Err(Error::new(&name, zipfile::ZipError::Empty.to_string()));
+        return Err(Error::new(name, zipfile::ZipError::Empty.to_string()));
     }
     // SAFETY: the map is read-only; like every mmap reader we assume nobody truncates the file
     // while we hold it (our writers replace files by rename, which leaves the mapping intact).
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
-    read_bytes(Bytes::new(map), &name)
+    read_bytes(Bytes::new(map), name)
 }
 
 /// Reads a dataset from a stream (a pipe, stdin), front to back; `name` is used in errors.

@@ -277,9 +277,12 @@ struct StreamSource<R> {
 
 impl<R: Read> Source for StreamSource<R> {
     fn take(&mut self, n: u64) -> io::Result<Bytes> {
-        let mut buf = Vec::with_capacity(n.min(1 << 40) as usize);
-        (&mut self.reader).take(n).read_to_end(&mut buf)?;
         self.started = true;
+        if n >= HUGE_ENTRY {
+            return read_into_anonymous_map(&mut self.reader, n as usize);
+        }
+        let mut buf = Vec::with_capacity(n as usize);
+        (&mut self.reader).take(n).read_to_end(&mut buf)?;
         Ok(Bytes::from(buf))
     }
     fn rest(&mut self) -> io::Result<Bytes> {
@@ -292,6 +295,25 @@ impl<R: Read> Source for StreamSource<R> {
         self.reader.read_to_end(&mut buf)?;
         Ok(Some(Bytes::from(buf)))
     }
+}
+
+/// Entries at least this large are read into transparent-huge-page memory.
+const HUGE_ENTRY: u64 = 4 << 20;
+
+/// Reads up to `n` bytes into anonymous memory advised for transparent huge pages: faulting in
+/// 4 KiB pages one by one cost more than the copy itself for a CIFAR-sized pipe.
+fn read_into_anonymous_map(reader: &mut impl Read, n: usize) -> io::Result<Bytes> {
+    let mut map = memmap2::MmapOptions::new().len(n).populate().map_anon()?;
+    let mut len = 0;
+    while len < n {
+        match reader.read(&mut map[len..]) {
+            Ok(0) => break,
+            Ok(k) => len += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Bytes::new(map.make_read_only()?).slice(0..len))
 }
 
 /// Reads all entries of a zip archive held in `bytes`, in file order; stored entries are views.

@@ -194,3 +194,15 @@ fn blake3_hex(bytes: &[u8]) -> String {
     // The digest is blake3 of the file bytes; checked against the reference crate.
     blake3::hash(bytes).to_hex().to_string()
 }
+
+#[test]
+fn large_entries_stream_through_their_own_mapping() {
+    // 6 MB of training images: above the size at which a stream reads into anonymous memory.
+    let d = util::tiny_dataset(2000, 10, [32, 32, 3], 10, 5);
+    let bytes = util::encode(&d);
+    let back = rethink_dataset::read_from(&bytes[..], "<stdin>").unwrap();
+    assert_eq!(back, d);
+    let cut = bytes.len() / 2;
+    let err = rethink_dataset::read_from(&bytes[..cut], "<stdin>").unwrap_err().to_string();
+    assert!(err.starts_with("<stdin>: truncated file: entry 'train_images.npy'"), "{err}");
+}
