@@ -110,6 +110,8 @@ SETTINGS    ?= plain
 STOP_FLAGS  ?= --until-train-acc 1.0 --epochs $(EPOCHS)
 EPOCHS      ?= 100
 TRAIN_FLAGS ?=
+# A separate test file (when DATA holds the training split only, as for ImageNet).
+TEST_DATA   ?=
 RUNS_DIR    := runs/$(NAME)
 
 cond_true :=
@@ -135,9 +137,9 @@ data/$(NAME)/$1-s$2.npz: $(DATA) | tools
 	$(BIN)/corrupt $(call cond_flags,$1) --seed $2 $$< -o $$@
 endef
 define RUN_RULE
-$(RUNS_DIR)/$1--$2--$3--s$4/summary.json: $(call data_of,$1,$4) | tools
+$(RUNS_DIR)/$1--$2--$3--s$4/summary.json: $(call data_of,$1,$4) $(TEST_DATA) | tools
 	@if [ -d $$(@D)/checkpoint ]; then echo "resuming $$(@D)" >&2; else rm -rf $$(@D); fi
-	$(LAUNCH) $(BIN)/train --model $2 --data $$< --out $$(@D) --seed $4 --device $(DEVICE) \
+	$(LAUNCH) $(BIN)/train --model $2 --data $$< $(if $(TEST_DATA),--test $(TEST_DATA)) --out $$(@D) --seed $4 --device $(DEVICE) \
 	  $(call setting_flags,$3) $(STOP_FLAGS) $(TRAIN_FLAGS) $$$$([ -d $$(@D)/checkpoint ] && echo --resume)
 endef
 $(foreach c,$(filter-out true,$(CONDITIONS)),$(foreach seed,$(SEEDS),$(eval $(call DATA_RULE,$c,$(seed)))))
@@ -190,3 +192,22 @@ figure2: data/cifar10.npz ## Figure 2 on CIFAR-10 (GPU-sized): test accuracy ove
 	+$(SUBMAKE) sweep-report NAME=cifar10 REPORT_FLAGS=--paper
 
 paper: figure1 table1 figure2 ## every CIFAR-10 experiment of the paper (GPU-sized); report in report/cifar10/
+
+# ImageNet (Table 2): IMAGENET=ROOT holds train/<wnid>/*.JPEG and val/ (see imagenet-pack);
+# IMAGENET_FLAGS adds e.g. --val-labels LOC_val_solution.csv --synsets LOC_synset_mapping.txt.
+# `train` holds a whole dataset file in device memory: this fits ImageNet subsets, not the full
+# 1.28M images at 299x299 (~340 GB).
+IMAGENET       ?=
+IMAGENET_SIZE  ?= 299
+IMAGENET_FLAGS ?=
+IMAGENET_SWEEP = $(SUBMAKE) sweep-runs NAME=imagenet DATA=data/imagenet-train.npz TEST_DATA=data/imagenet-val.npz MODELS=inception-v3
+
+data/imagenet-train.npz data/imagenet-val.npz: data/imagenet-%.npz: | tools
+	@[ -n "$(IMAGENET)" ] || { echo "make: set IMAGENET=ROOT (an ImageNet-style tree: ROOT/train/<wnid>/*.JPEG, ROOT/val/)" >&2; exit 2; }
+	$(BIN)/imagenet-pack $(IMAGENET) --split $* --size $(IMAGENET_SIZE) $(IMAGENET_FLAGS) -o $@
+
+.PHONY: imagenet
+imagenet: data/imagenet-train.npz data/imagenet-val.npz ## Table 2: Inception V3 on ImageNet (IMAGENET=ROOT; GPU-sized) with/without augmentation, weight decay, dropout, and random labels
+	+$(IMAGENET_SWEEP) CONDITIONS=true SETTINGS="aug+dropout+wd aug wd plain"
+	+$(IMAGENET_SWEEP) CONDITIONS=random-labels SETTINGS=plain
+	+$(SUBMAKE) sweep-report NAME=imagenet REPORT_FLAGS=--paper

@@ -74,4 +74,9 @@ for r in gaussian--inception-small random-pixels--inception-small labels0.6--ale
 done
 ok "make -n figure1 lists the 27 runs of Figure 1"
 
+planned=$(make -f "$repo/Makefile" --no-print-directory -n imagenet NOBUILD=1 IMAGENET=imagenet-root | grep -- '--model inception-v3' | sort -u)
+[[ $(wc -l <<<"$planned") -eq 5 ]] || fail "make -n imagenet should list 5 runs: $planned"
+grep -q -- "--test data/imagenet-val.npz --out runs/imagenet/random-labels--inception-v3--plain--s1" <<<"$planned" || fail "imagenet runs lack --test: $planned"
+ok "make -n imagenet lists the 5 Inception V3 runs of Table 2, scored on the validation file"
+
 echo "$passed passed, 0 failed"
