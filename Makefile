@@ -87,10 +87,12 @@ clean: ## remove build outputs (keeps data/, runs/ and the libtorch cache)
 ##@ Data
 
 data/fashion-mnist.npz: | tools ## Fashion-MNIST (60k+10k) from Debian's dataset-fashion-mnist
+	@mkdir -p $(@D)
 	$(BIN)/mnist-fetch --dataset fashion-mnist --dir $(FMNIST_DIR) -o $@
 
 # CIFAR-10 from the official binary archive: CIFAR_ARCHIVE=path/cifar-10-binary.tar.gz when offline.
-data/cifar10.npz: | tools
+data/cifar10.npz: | tools ## CIFAR-10 from the official binary archive (CIFAR_ARCHIVE=path when offline)
+	@mkdir -p $(@D)
 	$(BIN)/cifar-fetch --dataset cifar10 $(if $(CIFAR_ARCHIVE),--archive $(CIFAR_ARCHIVE)) -o $@
 
 ##@ Sweeps
@@ -166,6 +168,7 @@ DEMO_LR_DECAY ?= 0.998
 RANDOMIZATIONS := true labels0.2 labels0.4 labels0.6 labels0.8 random-labels shuffle random-pixels gaussian
 
 data/fmnist-demo.npz: data/fashion-mnist.npz | tools
+	@mkdir -p $(@D)
 	$(BIN)/subset --train $(DEMO_TRAIN) --test $(DEMO_TEST) --stratified --seed 1 $< -o $@
 
 .PHONY: demo figure1 table1 figure2 paper
@@ -194,17 +197,20 @@ figure2: data/cifar10.npz ## Figure 2 on CIFAR-10 (GPU-sized): test accuracy ove
 paper: figure1 table1 figure2 ## every CIFAR-10 experiment of the paper (GPU-sized); report in report/cifar10/
 
 # ImageNet (Table 2): IMAGENET=ROOT holds train/<wnid>/*.JPEG and val/ (see imagenet-pack);
-# IMAGENET_FLAGS adds e.g. --val-labels LOC_val_solution.csv --synsets LOC_synset_mapping.txt.
+# IMAGENET_FLAGS go to both splits (e.g. --synsets LOC_synset_mapping.txt), IMAGENET_VAL_FLAGS to
+# the validation split only (e.g. --val-labels LOC_val_solution.csv for a flat val/ folder).
 # `train` holds a whole dataset file in device memory: this fits ImageNet subsets, not the full
 # 1.28M images at 299x299 (~340 GB).
 IMAGENET       ?=
 IMAGENET_SIZE  ?= 299
 IMAGENET_FLAGS ?=
+IMAGENET_VAL_FLAGS ?=
 IMAGENET_SWEEP = $(SUBMAKE) sweep-runs NAME=imagenet DATA=data/imagenet-train.npz TEST_DATA=data/imagenet-val.npz MODELS=inception-v3
 
 data/imagenet-train.npz data/imagenet-val.npz: data/imagenet-%.npz: | tools
 	@[ -n "$(IMAGENET)" ] || { echo "make: set IMAGENET=ROOT (an ImageNet-style tree: ROOT/train/<wnid>/*.JPEG, ROOT/val/)" >&2; exit 2; }
-	$(BIN)/imagenet-pack $(IMAGENET) --split $* --size $(IMAGENET_SIZE) $(IMAGENET_FLAGS) -o $@
+	@mkdir -p $(@D)
+	$(BIN)/imagenet-pack $(IMAGENET) --split $* --size $(IMAGENET_SIZE) $(IMAGENET_FLAGS) $(if $(filter val,$*),$(IMAGENET_VAL_FLAGS)) -o $@
 
 .PHONY: imagenet
 imagenet: data/imagenet-train.npz data/imagenet-val.npz ## Table 2: Inception V3 on ImageNet (IMAGENET=ROOT; GPU-sized) with/without augmentation, weight decay, dropout, and random labels

@@ -119,6 +119,10 @@ impl Config {
         } else {
             None
         };
+        // clap's `requires` is met by any member of the pixel_mode group, so check it here.
+        if args.quantize && pixels != Some(PixelMode::Gaussian) {
+            usage!("--quantize goes with --gaussian only");
+        }
         if args.labels.is_none() && pixels.is_none() {
             usage!(
                 "nothing to do: give --labels P and/or one of --shuffle-pixels, --random-pixels, --gaussian"
