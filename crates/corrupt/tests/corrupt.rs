@@ -420,7 +420,10 @@ fn bad_input_gives_one_line_and_the_right_exit_code() {
         .args(["--quantize", "--labels", "0"])
         .assert_exit_code(2);
     for mode in ["--shuffle-pixels", "--random-pixels"] {
-        let err = corrupt().arg(&good).args([mode, "--quantize"]).assert_exit_code(2);
+        let err = corrupt()
+            .arg(&good)
+            .args([mode, "--quantize"])
+            .assert_exit_code(2);
         assert_one_line_error(&err, &["--quantize goes with --gaussian only"]);
     }
     corrupt()

@@ -203,6 +203,11 @@ fn large_entries_stream_through_their_own_mapping() {
     let back = rethink_dataset::read_from(&bytes[..], "<stdin>").unwrap();
     assert_eq!(back, d);
     let cut = bytes.len() / 2;
-    let err = rethink_dataset::read_from(&bytes[..cut], "<stdin>").unwrap_err().to_string();
-    assert!(err.starts_with("<stdin>: truncated file: entry 'train_images.npy'"), "{err}");
+    let err = rethink_dataset::read_from(&bytes[..cut], "<stdin>")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("<stdin>: truncated file: entry 'train_images.npy'"),
+        "{err}"
+    );
 }
