@@ -3,7 +3,7 @@
 
 pub mod labels;
 pub mod pixels;
-pub mod streams;
+pub use rethink_rng as streams;
 
 use std::path::PathBuf;
 

@@ -1,31 +1,18 @@
 //! Which examples to keep: a uniform sample without replacement, or a per-class balanced one,
 //! drawn from a ChaCha8 stream keyed by the seed, returned sorted by original index.
 
-use rand::{RngCore, SeedableRng};
+use rand::RngCore;
 use rand_chacha::ChaCha8Rng;
 
-/// The generator for `purpose` ("subset/train", "subset/test"): ChaCha8 keyed with `seed` (u64 LE)
-/// ‖ 4 zero bytes ‖ `purpose` zero-padded to 20 bytes (the layout `corrupt` uses).
+/// The generator for `purpose` ("subset/train", "subset/test"): round 0, stream 0 of the key
+/// layout `corrupt` uses (rethink-rng).
 pub fn stream(seed: u64, purpose: &str) -> ChaCha8Rng {
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    assert!(purpose.len() <= 20, "purpose tag too long: {purpose}");
-    key[12..12 + purpose.len()].copy_from_slice(purpose.as_bytes());
-    ChaCha8Rng::from_seed(key)
+    rethink_rng::stream(seed, 0, purpose, 0)
 }
 
-/// A uniform integer in `0..n` (Lemire's multiply-and-reject).
+/// A uniform integer in `0..n`.
 fn below(rng: &mut impl RngCore, n: usize) -> usize {
-    let n = u32::try_from(n).expect("fewer than 2^32 examples");
-    assert!(n > 0, "empty range");
-    let mut m = u64::from(rng.next_u32()) * u64::from(n);
-    if (m as u32) < n {
-        let threshold = n.wrapping_neg() % n;
-        while (m as u32) < threshold {
-            m = u64::from(rng.next_u32()) * u64::from(n);
-        }
-    }
-    (m >> 32) as usize
+    rethink_rng::below(rng, u32::try_from(n).expect("fewer than 2^32 examples")) as usize
 }
 
 /// Moves a uniform sample of `k` of `items` to the front (partial Fisher–Yates) and returns it.

@@ -1,5 +1,5 @@
-//! Independent, reproducible random streams: one ChaCha8 key per (seed, round, purpose) and one
-//! ChaCha stream per image, so a result depends only on the seed, never on the thread count, and
+//! Independent, reproducible random streams for the tools that draw (`corrupt`, `subset`): one
+//! ChaCha8 key per (seed, round, purpose) and one ChaCha stream per image, so a result depends only on the seed, never on the thread count, and
 //! adding a mode to a call never changes what the other modes draw.
 //!
 //! The 32-byte ChaCha8 key is `seed` (u64 LE) ‖ `round` (u32 LE) ‖ `purpose` (ASCII, zero-padded
