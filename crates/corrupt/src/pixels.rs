@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
-use rethink_dataset::{Images, Pixels};
+use rethink_dataset::{Buffer, Images, Pixels};
 
 use crate::streams;
 
@@ -41,7 +41,7 @@ fn permute_images<'a>(images: &Images, perm_of: impl Fn(usize) -> Cow<'a, [u32]>
     let shape = images.shape();
     match images.pixels() {
         Pixels::U8(src) => {
-            let mut out = vec![0u8; src.len()];
+            let mut out = Buffer::zeroed(src.len());
             par_images(src, &mut out, d, |i, s, o| gather(s, o, &perm_of(i), c));
             Images::from_u8(shape, out)
         }
@@ -203,7 +203,7 @@ pub fn gaussian(
     let d = shape[1] * shape[2] * c;
     let n = shape[0] * d;
     if quantize {
-        let mut out = vec![0u8; n];
+        let mut out = Buffer::zeroed(n);
         fill_gaussian(&mut out, d, c, moments, seed, round, purpose, |v| {
             // Clamped first, so adding ½ and truncating rounds half away from zero like
             // f64::round (which is a libm call on baseline x86-64, and the hot spot here).

@@ -22,7 +22,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 
-pub use bytes::Bytes;
+pub use bytes::{Buffer, Bytes};
 pub use meta::{Corruption, HistoryRecord, Meta};
 pub use npy::Dtype;
 
@@ -158,9 +158,11 @@ impl Images {
         let shape = [indices.len(), self.shape[1], self.shape[2], self.shape[3]];
         match &self.pixels {
             Pixels::U8(b) => {
-                let mut out = Vec::with_capacity(indices.len() * d);
-                for &i in indices {
-                    out.extend_from_slice(&b[i * d..(i + 1) * d]);
+                let mut out = Buffer::zeroed(indices.len() * d);
+                if d > 0 {
+                    for (o, &i) in out.chunks_exact_mut(d).zip(indices) {
+                        o.copy_from_slice(&b[i * d..(i + 1) * d]);
+                    }
                 }
                 Images::from_u8(shape, out)
             }
@@ -650,12 +652,23 @@ pub fn write_to(dataset: &Dataset, out: impl Write, file: &str) -> Result<()> {
     } else {
         Dtype::U16
     };
-    let mut add = |name: &str, dtype: Dtype, shape: &[usize], data: &[u8]| {
+    let mut add = |name: &str, dtype: Dtype, shape: &[usize], data: &[u8], crc: Option<u32>| {
         let header = npy::header(dtype, shape);
-        zip.add(&format!("{name}.npy"), &[&header, data])
+        // With the data's CRC known, the entry's is the header's extended by it.
+        let crc = crc.map(|crc| {
+            let mut h = crc32fast::Hasher::new();
+            h.update(&header);
+            h.combine(&crc32fast::Hasher::new_with_initial_len(
+                crc,
+                data.len() as u64,
+            ));
+            h.finalize()
+        });
+        zip.add(&format!("{name}.npy"), &[&header, data], crc)
             .map_err(io_err)
     };
-    add("meta", Dtype::U8, &[meta.len()], &meta)?;
+
+    add("meta", Dtype::U8, &[meta.len()], &meta, None)?;
     let labels = |l: &[u16]| -> Vec<u8> {
         match label_dtype {
             Dtype::U8 => l.iter().map(|&x| x as u8).collect(),
@@ -665,7 +678,13 @@ pub fn write_to(dataset: &Dataset, out: impl Write, file: &str) -> Result<()> {
     let mut add_split = |prefix: &str, split: &Split, extra: bool| -> Result<()> {
         let images = &split.images;
         match images.pixels() {
-            Pixels::U8(b) => add(&format!("{prefix}_images"), Dtype::U8, &images.shape(), b)?,
+            Pixels::U8(b) => add(
+                &format!("{prefix}_images"),
+                Dtype::U8,
+                &images.shape(),
+                b,
+                Some(b.crc32()),
+            )?,
             Pixels::F32(v) => {
                 // .npy float32 is little-endian: on such a machine the floats are the bytes.
                 let bytes: std::borrow::Cow<[u8]> = if cfg!(target_endian = "little") {
@@ -678,6 +697,7 @@ pub fn write_to(dataset: &Dataset, out: impl Write, file: &str) -> Result<()> {
                     Dtype::F32,
                     &images.shape(),
                     &bytes,
+                    None,
                 )?
             }
         }
@@ -686,6 +706,7 @@ pub fn write_to(dataset: &Dataset, out: impl Write, file: &str) -> Result<()> {
             label_dtype,
             &[split.len()],
             &labels(&split.labels),
+            None,
         )?;
         if extra {
             if let Some(clean) = &dataset.train_clean_labels {
@@ -694,10 +715,11 @@ pub fn write_to(dataset: &Dataset, out: impl Write, file: &str) -> Result<()> {
                     label_dtype,
                     &[clean.len()],
                     &labels(clean),
+                    None,
                 )?;
             }
             if let Some(mask) = &dataset.train_corrupted {
-                add("train_corrupted", Dtype::U8, &[mask.len()], mask)?;
+                add("train_corrupted", Dtype::U8, &[mask.len()], mask, None)?;
             }
         }
         Ok(())

@@ -13,7 +13,7 @@
 
 use std::io::{self, Read, Write};
 
-use crate::bytes::Bytes;
+use crate::bytes::{Buffer, Bytes};
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const CENTRAL_SIG: u32 = 0x0201_4b50;
@@ -52,15 +52,20 @@ impl<W: Write> ZipWriter<W> {
         }
     }
 
-    /// Writes one entry whose content is the concatenation of `parts`.
-    pub fn add(&mut self, name: &str, parts: &[&[u8]]) -> io::Result<()> {
-        let mut hasher = crc32fast::Hasher::new();
-        let mut size = 0u64;
-        for part in parts {
-            hasher.update(part);
-            size += part.len() as u64;
-        }
-        let crc = hasher.finalize();
+    /// Writes one entry whose content is the concatenation of `parts`; `crc` is their CRC-32 when
+    /// the caller knows it (computed here otherwise).
+    pub fn add(&mut self, name: &str, parts: &[&[u8]], crc: Option<u32>) -> io::Result<()> {
+        let size: u64 = parts.iter().map(|p| p.len() as u64).sum();
+        let crc = crc.unwrap_or_else(|| {
+            let mut hasher = crc32fast::Hasher::new();
+            for part in parts {
+                hasher.combine(&crc32fast::Hasher::new_with_initial_len(
+                    crate::bytes::crc32(part),
+                    part.len() as u64,
+                ));
+            }
+            hasher.finalize()
+        });
         let zip64 = size >= U32_MAX || self.offset >= U32_MAX;
 
         let mut extra = Vec::new();
@@ -279,7 +284,7 @@ impl<R: Read> Source for StreamSource<R> {
     fn take(&mut self, n: u64) -> io::Result<Bytes> {
         self.started = true;
         if n >= HUGE_ENTRY {
-            return read_into_anonymous_map(&mut self.reader, n as usize);
+            return read_into_buffer(&mut self.reader, n as usize);
         }
         let mut buf = Vec::with_capacity(n as usize);
         (&mut self.reader).take(n).read_to_end(&mut buf)?;
@@ -297,23 +302,29 @@ impl<R: Read> Source for StreamSource<R> {
     }
 }
 
-/// Entries at least this large are read into transparent-huge-page memory.
+/// Entries at least this large are read into a [`Buffer`] (huge-page memory), hashed as they come.
 const HUGE_ENTRY: u64 = 4 << 20;
 
-/// Reads up to `n` bytes into anonymous memory advised for transparent huge pages: faulting in
-/// 4 KiB pages one by one cost more than the copy itself for a CIFAR-sized pipe.
-fn read_into_anonymous_map(reader: &mut impl Read, n: usize) -> io::Result<Bytes> {
-    let mut map = memmap2::MmapOptions::new().len(n).populate().map_anon()?;
+/// Reads up to `n` bytes into a fresh [`Buffer`], computing their CRC-32 piece by piece while each
+/// piece is still in cache; the returned bytes know their CRC.
+fn read_into_buffer(reader: &mut impl Read, n: usize) -> io::Result<Bytes> {
+    let mut buf = Buffer::zeroed(n);
+    let mut crc = crc32fast::Hasher::new();
     let mut len = 0;
     while len < n {
-        match reader.read(&mut map[len..]) {
+        match reader.read(&mut buf[len..]) {
             Ok(0) => break,
-            Ok(k) => len += k,
+            Ok(k) => {
+                crc.update(&buf[len..len + k]);
+                len += k;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }
     }
-    Ok(Bytes::new(map.make_read_only()?).slice(0..len))
+    let bytes = buf.freeze().slice(0..len);
+    bytes.know_crc32(crc.finalize());
+    Ok(bytes)
 }
 
 /// Reads all entries of a zip archive held in `bytes`, in file order; stored entries are views.
@@ -478,7 +489,7 @@ fn parse(src: &mut impl Source) -> Result<Vec<Entry>, ZipError> {
                 what: format!("size {} does not match the header's {usize_}", data.len()),
             });
         }
-        if crc32fast::hash(&data) != crc {
+        if data.crc32() != crc {
             return Err(ZipError::Corrupt {
                 entry: name,
                 what: "CRC mismatch".into(),
