@@ -256,6 +256,7 @@ pub fn count_parameters<M: Module>(model: &M) -> usize {
 mod tests {
     use super::*;
     use burn::tensor::TensorData;
+    use burn::tensor::ops::ConvOptions;
 
     /// LRN against the formula evaluated directly, on channels 0..9 where the window hits both
     /// edges.
@@ -298,5 +299,172 @@ mod tests {
         assert_eq!(y, vec![2.0, 4.0, 5.0]);
         let x = Tensor::<4>::ones([1, 1, 7, 7], &device);
         assert_eq!(max_pool_same(x, 3, 2).dims(), [1, 1, 4, 4]);
+    }
+
+    /// Deterministic values in about [-2, 2].
+    fn values(n: usize, phase: f32) -> Vec<f32> {
+        (0..n)
+            .map(|i| (i as f32 * 0.731 + phase).sin() * 2.0)
+            .collect()
+    }
+
+    /// `[n, c, h, w]` built from NHWC data and permuted, strided like the models' inputs
+    /// (channels last).
+    fn nchw(data: &[f32], [n, c, h, w]: [usize; 4], device: &Device) -> Tensor<4> {
+        Tensor::<4>::from_data(TensorData::new(data.to_vec(), [n, h, w, c]), device)
+            .permute([0, 3, 1, 2])
+    }
+
+    /// Σ f(x)·r over all outputs, in f64 on the host.
+    fn weighted_sum(y: Tensor<4>, r: &[f32]) -> f64 {
+        let y = y.into_data().to_vec::<f32>().unwrap();
+        y.iter().zip(r).map(|(a, b)| *a as f64 * *b as f64).sum()
+    }
+
+    /// The convolution and batch-norm backward passes run libtorch's native kernels (our
+    /// patched burn-tch): their gradients must equal central differences of the loss.
+    #[test]
+    fn native_convolution_gradients_match_finite_differences() {
+        let plain = Device::libtorch();
+        let device = plain.clone().autodiff();
+        let shape = [2usize, 3, 6, 5];
+        let xs = values(shape.iter().product(), 0.1);
+        let ws = values(4 * 3 * 3 * 3, 0.7);
+        let bs = values(4, 1.3);
+        let cases = [
+            ConvOptions::new_with_padding([1, 1], [(1, 1), (1, 1)], [1, 1], 1),
+            // Asymmetric padding and stride 2: the input is padded explicitly, its gradient cropped.
+            ConvOptions::new_with_padding([2, 2], [(0, 1), (1, 0)], [1, 1], 1),
+        ];
+        for options in cases {
+            let conv = |x: &[f32], w: &[f32], b: &[f32], d: &Device| {
+                burn::tensor::module::conv2d(
+                    nchw(x, shape, d),
+                    Tensor::<4>::from_data(TensorData::new(w.to_vec(), [4, 3, 3, 3]), d),
+                    Some(Tensor::<1>::from_data(TensorData::new(b.to_vec(), [4]), d)),
+                    options.clone(),
+                )
+            };
+            let out = conv(&xs, &ws, &bs, &plain);
+            let r = values(out.dims().iter().product(), 2.9);
+            let x = nchw(&xs, shape, &device).require_grad();
+            let w = Tensor::<4>::from_data(TensorData::new(ws.clone(), [4, 3, 3, 3]), &device)
+                .require_grad();
+            let b =
+                Tensor::<1>::from_data(TensorData::new(bs.clone(), [4]), &device).require_grad();
+            let y = burn::tensor::module::conv2d(
+                x.clone(),
+                w.clone(),
+                Some(b.clone()),
+                options.clone(),
+            );
+            let rt = Tensor::<4>::from_data(TensorData::new(r.clone(), y.dims()), &device);
+            let grads = (y * rt).sum().backward();
+            // Gradients in NCHW order; x's data is NHWC, so map indices.
+            let gx = x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+            let gw = w.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+            let gb = b.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+            let [_, c, h, wd] = shape;
+            // The loss is linear in each argument: a central difference is exact up to rounding.
+            let h_step = 0.5f32;
+            let diff = |which: usize, i: usize| {
+                let mut args = [xs.clone(), ws.clone(), bs.clone()];
+                args[which][i] += h_step;
+                let up = weighted_sum(conv(&args[0], &args[1], &args[2], &plain), &r);
+                args[which][i] -= 2.0 * h_step;
+                let down = weighted_sum(conv(&args[0], &args[1], &args[2], &plain), &r);
+                (up - down) / (2.0 * h_step as f64)
+            };
+            for nhwc in [0, 7, 31, 64, 89, xs.len() - 1] {
+                let (n, rest) = (nhwc / (h * wd * c), nhwc % (h * wd * c));
+                let (yy, xx, ch) = (rest / (wd * c), rest / c % wd, rest % c);
+                let nchw_index = ((n * c + ch) * h + yy) * wd + xx;
+                let (got, want) = (gx[nchw_index] as f64, diff(0, nhwc));
+                assert!(
+                    (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                    "dx[{nhwc}] {got} vs {want}, {options:?}"
+                );
+            }
+            for i in [0, 13, 50, ws.len() - 1] {
+                let (got, want) = (gw[i] as f64, diff(1, i));
+                assert!(
+                    (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                    "dw[{i}] {got} vs {want}, {options:?}"
+                );
+            }
+            for i in 0..4 {
+                let (got, want) = (gb[i] as f64, diff(2, i));
+                assert!(
+                    (got - want).abs() < 1e-3 * (1.0 + want.abs()),
+                    "db[{i}] {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn native_batch_norm_matches_its_definition_and_finite_differences() {
+        let plain = Device::libtorch();
+        let device = plain.clone().autodiff();
+        let shape = [4usize, 3, 3, 2];
+        let xs: Vec<f32> = values(shape.iter().product(), 0.4)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v + (i % 3) as f32) // channel means 0, 1, 2
+            .collect();
+        let r = values(xs.len(), 1.9);
+        let bn = PlainBatchNorm::new(3, &device);
+        let x = nchw(&xs, shape, &device).require_grad();
+        let y = bn.forward(x.clone());
+        // Forward: each channel standardized by its biased batch variance.
+        let out = y.clone().into_data().to_vec::<f32>().unwrap(); // NCHW
+        let per_channel = shape[0] * shape[2] * shape[3];
+        let mut running_var = vec![];
+        for ch in 0..3 {
+            let vals: Vec<f64> = xs.iter().skip(ch).step_by(3).map(|&v| v as f64).collect();
+            let mean = vals.iter().sum::<f64>() / per_channel as f64;
+            let var = vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / per_channel as f64;
+            running_var.push(0.9 + 0.1 * var);
+            let first = xs[ch] as f64; // image 0, pixel (0, 0), channel ch
+            let want = (first - mean) / (var + 1e-3).sqrt();
+            let got = out[ch * shape[2] * shape[3]] as f64;
+            assert!((got - want).abs() < 1e-4, "channel {ch}: {got} vs {want}");
+        }
+        let rv = bn
+            .running_var
+            .value_sync()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        for (got, want) in rv.iter().zip(&running_var) {
+            assert!(
+                (*got as f64 - want).abs() < 1e-5,
+                "running var {got} vs {want}"
+            );
+        }
+        // Backward against central differences of Σ bn(x)·r (training mode, batch statistics).
+        let rt = Tensor::<4>::from_data(TensorData::new(r.clone(), y.dims()), &device);
+        let grads = (y * rt).sum().backward();
+        let gx = x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+        let loss = |v: &[f32]| {
+            let fresh = PlainBatchNorm::new(3, &device);
+            weighted_sum(fresh.forward(nchw(v, shape, &device)), &r)
+        };
+        let [_, c, h, wd] = shape;
+        for nhwc in [0, 5, 17, 40, xs.len() - 1] {
+            let step = 1e-2f32;
+            let mut v = xs.clone();
+            v[nhwc] += step;
+            let up = loss(&v);
+            v[nhwc] -= 2.0 * step;
+            let want = (up - loss(&v)) / (2.0 * step as f64);
+            let (n, rest) = (nhwc / (h * wd * c), nhwc % (h * wd * c));
+            let (yy, xx, ch) = (rest / (wd * c), rest / c % wd, rest % c);
+            let got = gx[((n * c + ch) * h + yy) * wd + xx] as f64;
+            assert!(
+                (got - want).abs() < 2e-2 * (1.0 + want.abs()),
+                "dx[{nhwc}] {got} vs {want}"
+            );
+        }
     }
 }
