@@ -402,6 +402,20 @@ mod tests {
         }
     }
 
+    /// ReLU's gradient passes where the output is positive and is zero elsewhere (at 0 too).
+    #[test]
+    fn relu_gradient_is_the_positive_mask() {
+        let device = Device::libtorch().autodiff();
+        let x = Tensor::<1>::from_data(TensorData::new(vec![-1.0f32, 0.0, 2.0, 0.5], [4]), &device)
+            .require_grad();
+        let r = Tensor::<1>::from_data(TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [4]), &device);
+        let grads = (burn::tensor::activation::relu(x.clone()) * r)
+            .sum()
+            .backward();
+        let g = x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
+        assert_eq!(g, vec![0.0, 0.0, 3.0, 4.0]);
+    }
+
     #[test]
     fn native_batch_norm_matches_its_definition_and_finite_differences() {
         let plain = Device::libtorch();

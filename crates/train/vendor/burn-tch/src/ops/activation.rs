@@ -13,6 +13,12 @@ impl ActivationOps<Self> for LibTorch {
         )
     }
 
+    // rethink patch: libtorch's fused threshold_backward instead of burn's default (a
+    // comparison into a bool mask, then a masked fill).
+    fn relu_backward(output: TchTensor, grad: TchTensor) -> TchTensor {
+        TchTensor::new(output.tensor.threshold_backward(&grad.tensor, 0.0))
+    }
+
     fn gelu_backward(tensor: TchTensor, grad: TchTensor) -> TchTensor {
         let storage = tensor.storage.clone();
         let tensor = tensor.tensor.gelu_backward(&grad.tensor, "none");
