@@ -128,17 +128,15 @@ impl Buffer {
     /// `len` zero bytes.
     pub fn zeroed(len: usize) -> Buffer {
         if len >= HUGE
-            && let Ok(map) = memmap2::MmapOptions::new().len(len).map_anon()
+            && let Ok(mut map) = memmap2::MmapOptions::new().len(len).map_anon()
         {
             // Advice is best effort: without huge pages the memory is still correct.
             let _ = map.advise(memmap2::Advice::HugePage);
             if map.advise(memmap2::Advice::PopulateWrite).is_err() {
                 // Kernels before 5.14: touch one byte per page instead.
-                let mut map = map;
                 for at in (0..len).step_by(4096) {
                     map[at] = 0;
                 }
-                return Buffer(BufferInner::Mapped(map));
             }
             return Buffer(BufferInner::Mapped(map));
         }

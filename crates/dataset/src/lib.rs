@@ -654,20 +654,9 @@ pub fn write_to(dataset: &Dataset, out: impl Write, file: &str) -> Result<()> {
     };
     let mut add = |name: &str, dtype: Dtype, shape: &[usize], data: &[u8], crc: Option<u32>| {
         let header = npy::header(dtype, shape);
-        // With the data's CRC known, the entry's is the header's extended by it.
-        let crc = crc.map(|crc| {
-            let mut h = crc32fast::Hasher::new();
-            h.update(&header);
-            h.combine(&crc32fast::Hasher::new_with_initial_len(
-                crc,
-                data.len() as u64,
-            ));
-            h.finalize()
-        });
-        zip.add(&format!("{name}.npy"), &[&header, data], crc)
+        zip.add(&format!("{name}.npy"), &[(&header, None), (data, crc)])
             .map_err(io_err)
     };
-
     add("meta", Dtype::U8, &[meta.len()], &meta, None)?;
     let labels = |l: &[u16]| -> Vec<u8> {
         match label_dtype {

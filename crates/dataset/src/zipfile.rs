@@ -52,20 +52,19 @@ impl<W: Write> ZipWriter<W> {
         }
     }
 
-    /// Writes one entry whose content is the concatenation of `parts`; `crc` is their CRC-32 when
-    /// the caller knows it (computed here otherwise).
-    pub fn add(&mut self, name: &str, parts: &[&[u8]], crc: Option<u32>) -> io::Result<()> {
-        let size: u64 = parts.iter().map(|p| p.len() as u64).sum();
-        let crc = crc.unwrap_or_else(|| {
-            let mut hasher = crc32fast::Hasher::new();
-            for part in parts {
-                hasher.combine(&crc32fast::Hasher::new_with_initial_len(
-                    crate::bytes::crc32(part),
-                    part.len() as u64,
-                ));
-            }
-            hasher.finalize()
-        });
+    /// Writes one entry whose content is the concatenation of `parts`, each with its CRC-32 when
+    /// the caller knows it (computed here otherwise, in parallel for large parts).
+    pub fn add(&mut self, name: &str, parts: &[(&[u8], Option<u32>)]) -> io::Result<()> {
+        let mut hasher = crc32fast::Hasher::new();
+        for (part, crc) in parts {
+            let crc = crc.unwrap_or_else(|| crate::bytes::crc32(part));
+            hasher.combine(&crc32fast::Hasher::new_with_initial_len(
+                crc,
+                part.len() as u64,
+            ));
+        }
+        let crc = hasher.finalize();
+        let size: u64 = parts.iter().map(|(part, _)| part.len() as u64).sum();
         let zip64 = size >= U32_MAX || self.offset >= U32_MAX;
 
         let mut extra = Vec::new();
@@ -102,7 +101,7 @@ impl<W: Write> ZipWriter<W> {
         header.extend_from_slice(name.as_bytes());
         header.extend_from_slice(&extra);
         self.out.write_all(&header)?;
-        for part in parts {
+        for (part, _) in parts {
             self.out.write_all(part)?;
         }
         self.entries.push(CentralEntry {
