@@ -170,14 +170,20 @@ fn a_flipped_byte_fails_the_crc() {
     );
 }
 
-#[test]
-fn a_stream_reads_like_a_file_with_the_same_digest() {
-    let d = util::tiny_dataset(9, 4, [3, 5, 3], 10, 21);
-    let bytes = util::encode(&d);
+/// The encoded bytes of `d`, and `d` read back from a file of them and from a stream of them.
+fn file_and_stream(d: &Dataset) -> (Vec<u8>, [Dataset; 2]) {
+    let bytes = util::encode(d);
     let dir = util::Dir::new();
     let path = dir.write("d.npz", &bytes);
     let from_file = read_path(&path).unwrap();
     let from_stream = rethink_dataset::read_from(&bytes[..], "<stdin>").unwrap();
+    (bytes, [from_file, from_stream])
+}
+
+#[test]
+fn a_stream_reads_like_a_file_with_the_same_digest() {
+    let (bytes, [from_file, from_stream]) =
+        file_and_stream(&util::tiny_dataset(9, 4, [3, 5, 3], 10, 21));
     assert_eq!(from_file, from_stream);
     let digest = from_file.digest().unwrap();
     assert_eq!(Some(digest.clone()), from_stream.digest());
@@ -215,14 +221,8 @@ fn large_entries_stream_through_their_own_mapping() {
 #[test]
 fn arrays_read_keep_their_verified_crc_so_rewriting_them_does_not_hash_again() {
     // 6 MB of images: a stream reads them into a huge-page buffer, hashing as they arrive.
-    let d = util::tiny_dataset(2000, 10, [32, 32, 3], 10, 5);
-    let bytes = util::encode(&d);
-    let dir = util::Dir::new();
-    let path = dir.write("d.npz", &bytes);
-    for read in [
-        read_path(&path).unwrap(),
-        rethink_dataset::read_from(&bytes[..], "<stdin>").unwrap(),
-    ] {
+    let (bytes, reads) = file_and_stream(&util::tiny_dataset(2000, 10, [32, 32, 3], 10, 5));
+    for read in reads {
         for split in [read.train.as_ref().unwrap(), read.test.as_ref().unwrap()] {
             let rethink_dataset::Pixels::U8(px) = split.images.pixels() else {
                 panic!("uint8 images")
