@@ -4,6 +4,7 @@
 
 use std::ffi::OsStr;
 use std::fmt;
+use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
@@ -176,11 +177,18 @@ impl Output {
         }
     }
 
-    /// Writes a dataset file.
+    /// Writes a dataset file. To a path, deferred images are streamed ([`rethink_dataset::write_file`]).
     pub fn write_dataset(&self, dataset: &Dataset) -> anyhow::Result<()> {
         self.check_binary()?;
         let name = self.name();
-        self.write_with(|out| Ok(rethink_dataset::write_to(dataset, out, &name)?))
+        match self {
+            Output::Stdout => {
+                self.write_with(|out| Ok(rethink_dataset::write_to(dataset, out, &name)?))
+            }
+            Output::Path(path) => atomic_write_file(path, |out| {
+                Ok(rethink_dataset::write_file(dataset, out, &name)?)
+            }),
+        }
     }
 }
 
@@ -206,6 +214,14 @@ fn widen_pipe(fd: &impl std::os::fd::AsRawFd) {
 pub fn atomic_write(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    atomic_write_file(path, |out| write(out))
+}
+
+/// [`atomic_write`] with a buffered writer that can also seek (within the temporary file).
+pub fn atomic_write_file(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<&File>) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,

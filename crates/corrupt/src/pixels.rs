@@ -2,16 +2,17 @@
 //! every image), random pixels (a permutation per image) and Gaussian images (i.i.d. noise with the
 //! per-channel mean and variance of the training images).
 //!
-//! A pixel keeps its C channels together. Work is split over images with rayon; every image draws
-//! from its own ChaCha stream (numbered by its index), so the output does not depend on how many
-//! threads there are.
+//! A pixel keeps its C channels together. Every image draws from its own ChaCha stream (numbered
+//! by its index), so the output does not depend on how many threads there are or in which order
+//! the images are made. The results are deferred images ([`Images::deferred`]): written to a
+//! file, they are generated chunk by chunk as they are written, never held whole.
 
-use std::borrow::Cow;
+use std::sync::Arc;
 
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
-use rethink_dataset::{Buffer, Images, Pixels};
+use rethink_dataset::{Dtype, Generate, Images, Pixels};
 
 use crate::streams;
 
@@ -21,81 +22,130 @@ const IMAGES_PER_TASK: usize = 64;
 /// The images with output pixel `j` taken from input pixel `perm[j]`, in every image.
 pub fn shuffle(images: &Images, perm: &[u32]) -> Images {
     assert_eq!(perm.len(), images.height() * images.width());
-    permute_images(images, |_| Cow::Borrowed(perm))
+    permuted(images, Order::Fixed(perm.into()))
 }
 
 /// The images, each with its own uniformly random permutation of pixel positions, drawn from
 /// stream `index` of the key for `purpose` (e.g. "random/train").
 pub fn randomize(images: &Images, seed: u64, round: u32, purpose: &str) -> Images {
-    let positions = images.height() * images.width();
-    permute_images(images, |i| {
-        let mut rng = streams::stream(seed, round, purpose, i as u64);
-        Cow::Owned(streams::permutation(&mut rng, positions))
-    })
+    permuted(
+        images,
+        Order::PerImage {
+            seed,
+            round,
+            purpose: purpose.to_string(),
+        },
+    )
 }
 
-/// Permutes the pixels of image i by `perm_of(i)`, in parallel, keeping the element type.
-fn permute_images<'a>(images: &Images, perm_of: impl Fn(usize) -> Cow<'a, [u32]> + Sync) -> Images {
-    let d = images.image_len();
-    let c = images.channels();
-    let shape = images.shape();
-    match images.pixels() {
-        Pixels::U8(src) => {
-            let mut out = Buffer::zeroed(src.len());
-            par_images(src, &mut out, d, |i, s, o| gather(s, o, &perm_of(i), c));
-            Images::from_u8(shape, out)
-        }
-        Pixels::F32(src) => {
-            let mut out = vec![0f32; src.len()];
-            par_images(src, &mut out, d, |i, s, o| gather(s, o, &perm_of(i), c));
-            Images::from_f32(shape, out)
-        }
-    }
+fn permuted(images: &Images, order: Order) -> Images {
+    Images::deferred(
+        images.shape(),
+        images.dtype(),
+        Permuted {
+            source: images.clone(),
+            order,
+        },
+    )
 }
 
-/// Runs `f(index, src_image, dst_image)` for every image, in tasks of [`IMAGES_PER_TASK`].
-fn par_images<T: Copy + Send + Sync>(
-    src: &[T],
-    out: &mut [T],
-    d: usize,
-    f: impl Fn(usize, &[T], &mut [T]) + Sync,
-) {
-    if d == 0 {
-        return;
-    }
-    out.par_chunks_mut(d * IMAGES_PER_TASK)
-        .zip(src.par_chunks(d * IMAGES_PER_TASK))
-        .enumerate()
-        .for_each(|(task, (out, src))| {
-            for (k, (o, s)) in out.chunks_mut(d).zip(src.chunks(d)).enumerate() {
-                f(task * IMAGES_PER_TASK + k, s, o);
+/// Which permutation each image gets.
+enum Order {
+    /// The same for every image.
+    Fixed(Arc<[u32]>),
+    /// Image i: the Fisher–Yates permutation drawn from stream i of (seed, round, purpose).
+    PerImage {
+        seed: u64,
+        round: u32,
+        purpose: String,
+    },
+}
+
+/// The pixels of `source`, permuted by `order`.
+struct Permuted {
+    source: Images,
+    order: Order,
+}
+
+impl Generate for Permuted {
+    fn fill(&self, first: usize, out: &mut [u8]) {
+        // A pixel is C values; permuting pixels moves groups of C × (bytes per value) bytes, so
+        // uint8 and float32 images are handled alike, as bytes.
+        let (src, value_bytes): (&[u8], usize) = match self.source.pixels() {
+            Pixels::U8(b) => (b, 1),
+            Pixels::F32(v) => (bytemuck::cast_slice(v), 4),
+        };
+        let pixel = self.source.channels() * value_bytes;
+        let d = self.source.image_len() * value_bytes;
+        let mut perm = Vec::new();
+        for (k, o) in out.chunks_exact_mut(d).enumerate() {
+            let i = first + k;
+            let s = &src[i * d..(i + 1) * d];
+            match &self.order {
+                Order::Fixed(perm) => gather(s, o, perm, pixel),
+                Order::PerImage {
+                    seed,
+                    round,
+                    purpose,
+                } => {
+                    let mut rng = streams::stream(*seed, *round, purpose, i as u64);
+                    shuffle_into(&mut rng, s, o, pixel, &mut perm);
+                }
             }
-        });
+        }
+        if value_bytes == 4 && cfg!(target_endian = "big") {
+            for v in out.chunks_exact_mut(4) {
+                v.reverse();
+            }
+        }
+    }
 }
 
-/// `dst` pixel j = `src` pixel `perm[j]`, pixels of `c` values; 1 and 3 channels get
-/// fixed-size copies.
-fn gather<T: Copy>(src: &[T], dst: &mut [T], perm: &[u32], c: usize) {
-    match c {
+/// Writes `src` with its pixels (`pixel` bytes each) permuted into `dst`: pixel k of `dst` is
+/// pixel perm[k] of `src`, perm being the Fisher–Yates permutation [`streams::permutation`] draws
+/// from `rng` (built here in `perm`, a reused buffer, from words fetched in blocks).
+fn shuffle_into(
+    rng: &mut rand_chacha::ChaCha8Rng,
+    src: &[u8],
+    dst: &mut [u8],
+    pixel: usize,
+    perm: &mut Vec<u32>,
+) {
+    let n = src.len() / pixel;
+    perm.clear();
+    perm.extend(0..n as u32);
+    let mut words = streams::Words::new(rng);
+    for i in (1..n).rev() {
+        let j = words.below(i as u32 + 1) as usize;
+        perm.swap(i, j);
+    }
+    gather(src, dst, perm, pixel);
+}
+
+/// `dst` pixel j = `src` pixel `perm[j]`, pixels of `pixel` bytes; common sizes get fixed-size
+/// copies.
+fn gather(src: &[u8], dst: &mut [u8], perm: &[u32], pixel: usize) {
+    match pixel {
         1 => {
             for (d, &p) in dst.iter_mut().zip(perm) {
                 *d = src[p as usize];
             }
         }
-        3 => gather_fixed::<T, 3>(src, dst, perm),
-        4 => gather_fixed::<T, 4>(src, dst, perm),
+        3 => gather_fixed::<3>(src, dst, perm),
+        4 => gather_fixed::<4>(src, dst, perm),
+        12 => gather_fixed::<12>(src, dst, perm),
         _ => {
-            for (d, &p) in dst.chunks_exact_mut(c).zip(perm) {
-                let p = p as usize * c;
-                d.copy_from_slice(&src[p..p + c]);
+            for (d, &p) in dst.chunks_exact_mut(pixel).zip(perm) {
+                let p = p as usize * pixel;
+                d.copy_from_slice(&src[p..p + pixel]);
             }
         }
     }
 }
 
-fn gather_fixed<T: Copy, const C: usize>(src: &[T], dst: &mut [T], perm: &[u32]) {
-    let (src, _) = src.as_chunks::<C>();
-    let (dst, _) = dst.as_chunks_mut::<C>();
+fn gather_fixed<const P: usize>(src: &[u8], dst: &mut [u8], perm: &[u32]) {
+    let (src, _) = src.as_chunks::<P>();
+    let (dst, _) = dst.as_chunks_mut::<P>();
     for (d, &p) in dst.iter_mut().zip(perm) {
         *d = src[p as usize];
     }
@@ -199,50 +249,60 @@ pub fn gaussian(
     purpose: &str,
     quantize: bool,
 ) -> Images {
-    let c = shape[3];
-    let d = shape[1] * shape[2] * c;
-    let n = shape[0] * d;
-    if quantize {
-        let mut out = Buffer::zeroed(n);
-        fill_gaussian(&mut out, d, c, moments, seed, round, purpose, |v| {
-            // Clamped first, so adding ½ and truncating rounds half away from zero like
-            // f64::round (which is a libm call on baseline x86-64, and the hot spot here).
-            (v.clamp(0.0, 255.0) + 0.5) as u8
-        });
-        Images::from_u8(shape, out)
-    } else {
-        let mut out = vec![0f32; n];
-        fill_gaussian(&mut out, d, c, moments, seed, round, purpose, |v| v as f32);
-        Images::from_f32(shape, out)
+    let dtype = if quantize { Dtype::U8 } else { Dtype::F32 };
+    Images::deferred(
+        shape,
+        dtype,
+        Gaussian {
+            channels: shape[3],
+            image_len: shape[1] * shape[2] * shape[3],
+            moments: moments.clone(),
+            seed,
+            round,
+            purpose: purpose.to_string(),
+            quantize,
+        },
+    )
+}
+
+/// Gaussian images: value = mean[k] + std[k]·z, z ~ N(0, 1) from the image's own stream.
+struct Gaussian {
+    channels: usize,
+    image_len: usize,
+    moments: Moments,
+    seed: u64,
+    round: u32,
+    purpose: String,
+    quantize: bool,
+}
+
+impl Gaussian {
+    fn image(&self, i: usize, mut put: impl FnMut(usize, f64)) {
+        let mut rng = streams::stream(self.seed, self.round, &self.purpose, i as u64);
+        let m = &self.moments;
+        for pixel in (0..self.image_len).step_by(self.channels) {
+            for (k, (mean, std)) in m.mean.iter().zip(&m.std).enumerate() {
+                let z: f64 = rng.sample(StandardNormal);
+                put(pixel + k, mean + std * z);
+            }
+        }
     }
 }
 
-/// Fills images of `d` values (`c` channels) with `convert(mean[k] + std[k]·z)`, z ~ N(0, 1) drawn
-/// from the image's own stream.
-#[allow(clippy::too_many_arguments)]
-fn fill_gaussian<T: Send>(
-    out: &mut [T],
-    d: usize,
-    c: usize,
-    moments: &Moments,
-    seed: u64,
-    round: u32,
-    purpose: &str,
-    convert: impl Fn(f64) -> T + Sync,
-) {
-    if d == 0 {
-        return;
-    }
-    out.par_chunks_mut(d)
-        .enumerate()
-        .with_min_len(IMAGES_PER_TASK)
-        .for_each(|(i, image)| {
-            let mut rng = streams::stream(seed, round, purpose, i as u64);
-            for pixel in image.chunks_exact_mut(c) {
-                for ((v, &mean), &std) in pixel.iter_mut().zip(&moments.mean).zip(&moments.std) {
-                    let z: f64 = rng.sample(StandardNormal);
-                    *v = convert(mean + std * z);
-                }
+impl Generate for Gaussian {
+    fn fill(&self, first: usize, out: &mut [u8]) {
+        if self.quantize {
+            for (k, o) in out.chunks_exact_mut(self.image_len).enumerate() {
+                // Clamped first, so adding ½ and truncating rounds half away from zero like
+                // f64::round (which is a libm call on baseline x86-64, and the hot spot here).
+                self.image(first + k, |at, v| o[at] = (v.clamp(0.0, 255.0) + 0.5) as u8);
             }
-        });
+        } else {
+            for (k, o) in out.chunks_exact_mut(self.image_len * 4).enumerate() {
+                self.image(first + k, |at, v| {
+                    o[4 * at..4 * at + 4].copy_from_slice(&(v as f32).to_le_bytes())
+                });
+            }
+        }
+    }
 }

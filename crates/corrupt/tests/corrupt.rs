@@ -375,6 +375,42 @@ fn output_is_identical_for_one_and_two_threads() {
 }
 
 #[test]
+fn a_file_output_streams_the_same_images_as_a_pipe() {
+    // 25,000 images of 8×8×3 = 4.8 MB: written to a file, they stream in more than one chunk.
+    let dir = Dir::new();
+    let input = dir.dataset("in.npz", &colored(25_000, 300));
+    let piped_input = std::fs::read(&input).unwrap();
+    for mode in [
+        &["--shuffle-pixels"][..],
+        &["--random-pixels", "--labels", "0.5"],
+        &["--gaussian", "--quantize"],
+    ] {
+        let piped = decode(
+            &corrupt()
+                .args(mode)
+                .args(["--seed", "3"])
+                .pipe(piped_input.clone())
+                .stdout(),
+        );
+        for threads in ["1", "2"] {
+            let out = dir.path(&format!("out-{threads}.npz"));
+            corrupt()
+                .arg(&input)
+                .args(mode)
+                .args(["--seed", "3", "-o"])
+                .arg(&out)
+                .env("RAYON_NUM_THREADS", threads)
+                .stdout();
+            let file = rethink_dataset::read_path(&out).unwrap();
+            assert!(file.train == piped.train, "{mode:?}: train split differs");
+            assert!(file.test == piped.test, "{mode:?}: test split differs");
+            assert_eq!(file.train_clean_labels, piped.train_clean_labels);
+            assert_eq!(file.meta.corruption, piped.meta.corruption);
+        }
+    }
+}
+
+#[test]
 fn files_in_and_out_with_history_digest() {
     let dir = Dir::new();
     let input = dir.dataset("in.npz", &colored(10, 4));

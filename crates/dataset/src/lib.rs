@@ -18,8 +18,11 @@ mod meta;
 pub mod npy;
 mod zipfile;
 
+use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
+
+use rayon::prelude::*;
 use std::path::Path;
 
 pub use bytes::{Buffer, Bytes};
@@ -63,14 +66,60 @@ pub enum Pixels {
     F32(Vec<f32>),
 }
 
-/// A stack of images, channels last: shape [N, H, W, C].
-#[derive(Clone, Debug, PartialEq)]
-pub struct Images {
-    shape: [usize; 4],
-    pixels: Pixels,
+/// Writes the pixels of images `first..first + out.len() / image bytes` into `out`, as the
+/// little-endian bytes of the images' dtype. Implemented by transforms whose output is cheaper to
+/// compute again than to keep (`corrupt`'s pixel modes): see [`Images::deferred`].
+pub trait Generate: Send + Sync {
+    fn fill(&self, first: usize, out: &mut [u8]);
 }
 
+/// A stack of images, channels last: shape [N, H, W, C].
+///
+/// The pixels are either held (read from a file or computed) or *deferred*: produced by a
+/// [`Generate`] on first access, or streamed straight into a seekable output by [`write_file`]
+/// without ever holding the whole array (a CIFAR-sized array is 184 MB of fresh memory
+/// otherwise).
+#[derive(Clone)]
+pub struct Images {
+    shape: [usize; 4],
+    dtype: Dtype,
+    pixels: std::sync::OnceLock<Pixels>,
+    deferred: Option<std::sync::Arc<dyn Generate>>,
+}
+
+impl std::fmt::Debug for Images {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Images")
+            .field("shape", &self.shape)
+            .field("dtype", &self.dtype)
+            .field("pixels", &self.pixels.get())
+            .finish()
+    }
+}
+
+impl PartialEq for Images {
+    fn eq(&self, other: &Images) -> bool {
+        self.shape == other.shape && self.dtype == other.dtype && self.pixels() == other.pixels()
+    }
+}
+
+/// Images per parallel task when deferred pixels are made.
+const IMAGES_PER_TASK: usize = 64;
+
 impl Images {
+    fn held(shape: [usize; 4], pixels: Pixels) -> Images {
+        let dtype = match pixels {
+            Pixels::U8(_) => Dtype::U8,
+            Pixels::F32(_) => Dtype::F32,
+        };
+        Images {
+            shape,
+            dtype,
+            pixels: std::sync::OnceLock::from(pixels),
+            deferred: None,
+        }
+    }
+
     /// Panics if the pixel count does not match the shape.
     pub fn from_u8(shape: [usize; 4], pixels: impl Into<Bytes>) -> Images {
         let pixels = pixels.into();
@@ -79,10 +128,7 @@ impl Images {
             shape.iter().product::<usize>(),
             "pixel count vs shape {shape:?}"
         );
-        Images {
-            shape,
-            pixels: Pixels::U8(pixels),
-        }
+        Images::held(shape, Pixels::U8(pixels))
     }
 
     /// Panics if the pixel count does not match the shape.
@@ -92,9 +138,60 @@ impl Images {
             shape.iter().product::<usize>(),
             "pixel count vs shape {shape:?}"
         );
+        Images::held(shape, Pixels::F32(pixels))
+    }
+
+    /// Images of `shape` and `dtype` (uint8 or float32) whose pixels `generate` writes when they
+    /// are first needed. `generate` must give the same bytes for an image whatever range it is
+    /// asked for.
+    pub fn deferred(shape: [usize; 4], dtype: Dtype, generate: impl Generate + 'static) -> Images {
+        assert!(
+            matches!(dtype, Dtype::U8 | Dtype::F32),
+            "images are uint8 or float32"
+        );
         Images {
             shape,
-            pixels: Pixels::F32(pixels),
+            dtype,
+            pixels: std::sync::OnceLock::new(),
+            deferred: Some(std::sync::Arc::new(generate)),
+        }
+    }
+
+    /// The generator of pixels not made yet (see [`Images::deferred`]).
+    fn pending(&self) -> Option<&dyn Generate> {
+        match self.pixels.get() {
+            Some(_) => None,
+            None => self.deferred.as_deref(),
+        }
+    }
+
+    /// Makes deferred pixels, in parallel.
+    fn generate(&self) -> Pixels {
+        let generate = self.deferred.as_deref().expect("images without pixels");
+        let n: usize = self.shape.iter().product();
+        let image_bytes = self.image_len() * self.dtype.size();
+        let fill = |out: &mut [u8]| {
+            if image_bytes > 0 {
+                out.par_chunks_mut(image_bytes * IMAGES_PER_TASK)
+                    .enumerate()
+                    .for_each(|(task, out)| generate.fill(task * IMAGES_PER_TASK, out));
+            }
+        };
+        match self.dtype {
+            Dtype::U8 => {
+                let mut out = Buffer::zeroed(n);
+                fill(&mut out);
+                Pixels::U8(out.freeze())
+            }
+            _ => {
+                let mut out = vec![0f32; n];
+                fill(bytemuck::cast_slice_mut(&mut out));
+                if cfg!(target_endian = "big") {
+                    out.iter_mut()
+                        .for_each(|x| *x = f32::from_bits(x.to_bits().swap_bytes()));
+                }
+                Pixels::F32(out)
+            }
         }
     }
 
@@ -121,32 +218,33 @@ impl Images {
         self.shape[1] * self.shape[2] * self.shape[3]
     }
     pub fn dtype(&self) -> Dtype {
-        match self.pixels {
-            Pixels::U8(_) => Dtype::U8,
-            Pixels::F32(_) => Dtype::F32,
+        self.dtype
+    }
+    /// The pixels (made now if they were deferred).
+    pub fn pixels(&self) -> &Pixels {
+        self.pixels.get_or_init(|| self.generate())
+    }
+    pub fn into_pixels(mut self) -> Pixels {
+        match self.pixels.take() {
+            Some(p) => p,
+            None => self.generate(),
         }
     }
-    pub fn pixels(&self) -> &Pixels {
-        &self.pixels
-    }
-    pub fn into_pixels(self) -> Pixels {
-        self.pixels
-    }
     pub fn as_u8(&self) -> Option<&[u8]> {
-        match &self.pixels {
+        match self.pixels() {
             Pixels::U8(b) => Some(b),
             Pixels::F32(_) => None,
         }
     }
     pub fn as_f32(&self) -> Option<&[f32]> {
-        match &self.pixels {
+        match self.pixels() {
             Pixels::U8(_) => None,
             Pixels::F32(v) => Some(v),
         }
     }
     /// Pixel `i` as f32, whatever the storage.
     pub fn value(&self, i: usize) -> f32 {
-        match &self.pixels {
+        match self.pixels() {
             Pixels::U8(b) => b[i] as f32,
             Pixels::F32(v) => v[i],
         }
@@ -156,7 +254,7 @@ impl Images {
     pub fn select(&self, indices: &[usize]) -> Images {
         let d = self.image_len();
         let shape = [indices.len(), self.shape[1], self.shape[2], self.shape[3]];
-        match &self.pixels {
+        match self.pixels() {
             Pixels::U8(b) => {
                 let mut out = Buffer::zeroed(indices.len() * d);
                 if d > 0 {
@@ -348,7 +446,8 @@ impl Dataset {
                 }
             }
             check_labels(&labels, &split.labels, classes).or_else(|m| err(&labels, m))?;
-            if let Some(v) = split.images.as_f32()
+            // Deferred pixels come from our own transforms, not from a file: not checked here.
+            if let Some(Pixels::F32(v)) = split.images.pixels.get()
                 && let Some(i) = v.iter().position(|x| !x.is_finite())
             {
                 return err(&images, format!("pixel {i} is {} (not finite)", v[i]));
@@ -587,10 +686,7 @@ fn to_images(a: npy::RawArray) -> Result<Images, String> {
         .try_into()
         .map_err(|_| format!("expected rank 4 [N, H, W, C], got shape {:?}", a.shape))?;
     match a.dtype {
-        Some(Dtype::U8) => Ok(Images {
-            shape,
-            pixels: Pixels::U8(a.data),
-        }),
+        Some(Dtype::U8) => Ok(Images::held(shape, Pixels::U8(a.data))),
         Some(Dtype::F32) => {
             let v: Vec<f32> = if cfg!(target_endian = "little") {
                 bytemuck::pod_collect_to_vec(&a.data)
@@ -600,10 +696,7 @@ fn to_images(a: npy::RawArray) -> Result<Images, String> {
                     .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
                     .collect()
             };
-            Ok(Images {
-                shape,
-                pixels: Pixels::F32(v),
-            })
+            Ok(Images::held(shape, Pixels::F32(v)))
         }
         _ => Err(format!(
             "expected dtype uint8 or float32, got '{}'",
@@ -642,83 +735,218 @@ fn to_mask(a: npy::RawArray) -> Result<Vec<u8>, String> {
 }
 
 /// Writes `dataset` in the canonical layout. Validates first, so an invalid dataset writes nothing.
+/// Deferred images ([`Images::deferred`]) are made in memory first; [`write_file`] streams them.
 pub fn write_to(dataset: &Dataset, out: impl Write, file: &str) -> Result<()> {
+    write_entries(dataset, zipfile::ZipWriter::new(out), file, |_, _, _, _| {
+        Ok(false)
+    })
+}
+
+/// [`write_to`] for a seekable output (a file): the pixels of deferred images are generated in
+/// chunks and written as they come, never held whole, with the next chunk made while the last
+/// one is written. The bytes are the same as [`write_to`]'s.
+pub fn write_file(dataset: &Dataset, out: impl Write + Seek + Send, file: &str) -> Result<()> {
+    write_entries(
+        dataset,
+        zipfile::ZipWriter::new(out),
+        file,
+        |zip, name, header, images| {
+            let Some(generate) = images.pending() else {
+                return Ok(false);
+            };
+            let image_bytes = images.image_len() * images.dtype().size();
+            let len = (images.len() * image_bytes) as u64;
+            zip.add_streamed(name, header, len, |out| {
+                stream_images(generate, images.len(), image_bytes, STREAM_CHUNK, out)
+            })?;
+            Ok(true)
+        },
+    )
+}
+
+/// Bytes of deferred pixels made per streamed chunk: a few MB stay in the last-level cache
+/// between being made and being written.
+const STREAM_CHUNK: usize = 4 << 20;
+
+/// Writes the pixels of `n` images of `image_bytes` from `generate` to `out`, chunk by chunk
+/// (about `chunk` bytes each, whole images), making chunk k + 1 in parallel while chunk k is
+/// written; returns the CRC-32 of what was written.
+fn stream_images(
+    generate: &dyn Generate,
+    n: usize,
+    image_bytes: usize,
+    chunk: usize,
+    out: &mut (impl Write + Send),
+) -> io::Result<u32> {
+    let mut hasher = crc32fast::Hasher::new();
+    if image_bytes == 0 || n == 0 {
+        return Ok(hasher.finalize());
+    }
+    let per_chunk = (chunk / image_bytes).clamp(1, n);
+    let make = |first: usize, buf: &mut Vec<u8>| {
+        let count = per_chunk.min(n - first);
+        buf.resize(count * image_bytes, 0);
+        buf.par_chunks_mut(image_bytes * IMAGES_PER_TASK)
+            .enumerate()
+            .for_each(|(task, out)| generate.fill(first + task * IMAGES_PER_TASK, out));
+    };
+    let (mut ready, mut next) = (Vec::new(), Vec::new());
+    make(0, &mut ready);
+    let mut first = 0;
+    while first < n {
+        let after = first + ready.len() / image_bytes;
+        let (_, written) = rayon::join(
+            || {
+                if after < n {
+                    make(after, &mut next)
+                }
+            },
+            || {
+                hasher.update(&ready);
+                out.write_all(&ready)
+            },
+        );
+        written?;
+        std::mem::swap(&mut ready, &mut next);
+        first = after;
+    }
+    Ok(hasher.finalize())
+}
+
+/// Writes the entries in order; `stream(zip, name, npy header, images)` may write an images entry
+/// itself (returning true) instead of it being written from the pixels in memory.
+fn write_entries<W: Write>(
+    dataset: &Dataset,
+    mut zip: zipfile::ZipWriter<W>,
+    file: &str,
+    mut stream: impl FnMut(&mut zipfile::ZipWriter<W>, &str, &[u8], &Images) -> io::Result<bool>,
+) -> Result<()> {
     dataset.validate(file)?;
     let io_err = |e: io::Error| Error::new(file, format!("cannot write: {e}"));
-    let mut zip = zipfile::ZipWriter::new(out);
     let meta = serde_json::to_vec(&dataset.meta).expect("meta serializes");
     let label_dtype = if dataset.num_classes() <= 256 {
         Dtype::U8
     } else {
         Dtype::U16
     };
-    let mut add = |name: &str, dtype: Dtype, shape: &[usize], data: &[u8], crc: Option<u32>| {
+    let add = |zip: &mut zipfile::ZipWriter<W>,
+               name: &str,
+               dtype: Dtype,
+               shape: &[usize],
+               data: &[u8],
+               crc: Option<u32>| {
         let header = npy::header(dtype, shape);
         zip.add(&format!("{name}.npy"), &[(&header, None), (data, crc)])
             .map_err(io_err)
     };
-    add("meta", Dtype::U8, &[meta.len()], &meta, None)?;
+    add(&mut zip, "meta", Dtype::U8, &[meta.len()], &meta, None)?;
     let labels = |l: &[u16]| -> Vec<u8> {
         match label_dtype {
             Dtype::U8 => l.iter().map(|&x| x as u8).collect(),
             _ => l.iter().flat_map(|x| x.to_le_bytes()).collect(),
         }
     };
-    let mut add_split = |prefix: &str, split: &Split, extra: bool| -> Result<()> {
-        let images = &split.images;
-        match images.pixels() {
-            Pixels::U8(b) => add(
-                &format!("{prefix}_images"),
-                Dtype::U8,
-                &images.shape(),
-                b,
-                Some(b.crc32()),
-            )?,
-            Pixels::F32(v) => {
-                // .npy float32 is little-endian: on such a machine the floats are the bytes.
-                let bytes: std::borrow::Cow<[u8]> = if cfg!(target_endian = "little") {
-                    std::borrow::Cow::Borrowed(bytemuck::cast_slice(v))
-                } else {
-                    std::borrow::Cow::Owned(v.iter().flat_map(|x| x.to_le_bytes()).collect())
+    let mut add_split =
+        |zip: &mut zipfile::ZipWriter<W>, prefix: &str, split: &Split, extra: bool| -> Result<()> {
+            let images = &split.images;
+            let name = format!("{prefix}_images");
+            let header = npy::header(images.dtype(), &images.shape());
+            if !stream(zip, &format!("{name}.npy"), &header, images).map_err(io_err)? {
+                let (data, crc): (Cow<[u8]>, Option<u32>) = match images.pixels() {
+                    Pixels::U8(b) => (Cow::Borrowed(b), Some(b.crc32())),
+                    // .npy float32 is little-endian: on such a machine the floats are the bytes.
+                    Pixels::F32(v) if cfg!(target_endian = "little") => {
+                        (Cow::Borrowed(bytemuck::cast_slice(v)), None)
+                    }
+                    Pixels::F32(v) => (v.iter().flat_map(|x| x.to_le_bytes()).collect(), None),
                 };
-                add(
-                    &format!("{prefix}_images"),
-                    Dtype::F32,
-                    &images.shape(),
-                    &bytes,
-                    None,
-                )?
+                add(zip, &name, images.dtype(), &images.shape(), &data, crc)?;
             }
-        }
-        add(
-            &format!("{prefix}_labels"),
-            label_dtype,
-            &[split.len()],
-            &labels(&split.labels),
-            None,
-        )?;
-        if extra {
-            if let Some(clean) = &dataset.train_clean_labels {
-                add(
-                    "train_clean_labels",
-                    label_dtype,
-                    &[clean.len()],
-                    &labels(clean),
-                    None,
-                )?;
+            add(
+                zip,
+                &format!("{prefix}_labels"),
+                label_dtype,
+                &[split.len()],
+                &labels(&split.labels),
+                None,
+            )?;
+            if extra {
+                if let Some(clean) = &dataset.train_clean_labels {
+                    add(
+                        zip,
+                        "train_clean_labels",
+                        label_dtype,
+                        &[clean.len()],
+                        &labels(clean),
+                        None,
+                    )?;
+                }
+                if let Some(mask) = &dataset.train_corrupted {
+                    add(zip, "train_corrupted", Dtype::U8, &[mask.len()], mask, None)?;
+                }
             }
-            if let Some(mask) = &dataset.train_corrupted {
-                add("train_corrupted", Dtype::U8, &[mask.len()], mask, None)?;
-            }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     if let Some(train) = &dataset.train {
-        add_split("train", train, true)?;
+        add_split(&mut zip, "train", train, true)?;
     }
     if let Some(test) = &dataset.test {
-        add_split("test", test, false)?;
+        add_split(&mut zip, "test", test, false)?;
     }
     zip.finish().map_err(io_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Image i, value k: a byte that depends on both.
+    struct Pattern;
+    impl Generate for Pattern {
+        fn fill(&self, first: usize, out: &mut [u8]) {
+            for (k, o) in out.chunks_exact_mut(30).enumerate() {
+                for (j, v) in o.iter_mut().enumerate() {
+                    *v = ((first + k) * 31 + j * 7) as u8;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_chunks_are_the_images_in_order_with_their_crc() {
+        let n = 1000;
+        let whole: Vec<u8> = {
+            let mut v = vec![0; n * 30];
+            Pattern.fill(0, &mut v);
+            v
+        };
+        // One image per chunk, uneven chunks, a chunk larger than everything.
+        for chunk in [1, 30, 31, 70, 64 * 30 + 1, 1 << 20] {
+            let mut out = Vec::new();
+            let crc = stream_images(&Pattern, n, 30, chunk, &mut out).unwrap();
+            assert!(out == whole, "chunk {chunk}: bytes differ");
+            assert_eq!(crc, crc32fast::hash(&whole), "chunk {chunk}");
+        }
+        let mut out = Vec::new();
+        assert_eq!(stream_images(&Pattern, 0, 30, 64, &mut out).unwrap(), 0);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn deferred_images_are_made_once_on_first_access() {
+        let images = Images::deferred([100, 5, 3, 2], Dtype::U8, Pattern);
+        assert!(images.pending().is_some());
+        let copy = images.clone();
+        let mut expected = vec![0; 3000];
+        Pattern.fill(0, &mut expected);
+        assert_eq!(images.as_u8().unwrap(), &expected[..]);
+        assert!(images.pending().is_none(), "made now");
+        assert!(
+            copy.pending().is_some(),
+            "a clone made before is still deferred"
+        );
+        assert_eq!(copy, images);
+        assert_eq!(copy.into_pixels(), Pixels::U8(Bytes::new(expected)));
+    }
 }

@@ -11,7 +11,7 @@
 //! sizes (written to a stream, with data descriptors) fall back to the `zip` crate's central
 //! directory reader.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use crate::bytes::{Buffer, Bytes};
 
@@ -65,8 +65,25 @@ impl<W: Write> ZipWriter<W> {
         }
         let crc = hasher.finalize();
         let size: u64 = parts.iter().map(|(part, _)| part.len() as u64).sum();
-        let zip64 = size >= U32_MAX || self.offset >= U32_MAX;
+        let header = self.local_header(name, crc, size);
+        self.out.write_all(&header)?;
+        for (part, _) in parts {
+            self.out.write_all(part)?;
+        }
+        self.entries.push(CentralEntry {
+            name: name.to_string(),
+            crc,
+            size,
+            offset: self.offset,
+        });
+        self.offset += header.len() as u64 + size;
+        Ok(())
+    }
 
+    /// The local header of an entry of `size` bytes starting at the current offset, padded so
+    /// that the data starts on an [`ALIGN`] boundary.
+    fn local_header(&self, name: &str, crc: u32, size: u64) -> Vec<u8> {
+        let zip64 = size >= U32_MAX || self.offset >= U32_MAX;
         let mut extra = Vec::new();
         if zip64 {
             put16(&mut extra, ZIP64_EXTRA);
@@ -100,20 +117,8 @@ impl<W: Write> ZipWriter<W> {
         put16(&mut header, extra.len() as u16);
         header.extend_from_slice(name.as_bytes());
         header.extend_from_slice(&extra);
-        self.out.write_all(&header)?;
-        for (part, _) in parts {
-            self.out.write_all(part)?;
-        }
-        self.entries.push(CentralEntry {
-            name: name.to_string(),
-            crc,
-            size,
-            offset: self.offset,
-        });
-        self.offset += header.len() as u64 + size;
-        Ok(())
+        header
     }
-
     /// Writes the central directory and returns the writer.
     pub fn finish(mut self) -> io::Result<W> {
         let cd_offset = self.offset;
@@ -188,6 +193,51 @@ impl<W: Write> ZipWriter<W> {
         self.out.write_all(&cd)?;
         self.out.flush()?;
         Ok(self.out)
+    }
+}
+
+/// Offset of the CRC-32 in a local header.
+const LOCAL_CRC_AT: u64 = 14;
+
+impl<W: Write + Seek> ZipWriter<W> {
+    /// Writes one entry of `head` followed by `body_len` bytes that `body` writes and returns the
+    /// CRC-32 of. The entry's CRC is written into its local header afterwards, so the body is
+    /// streamed once and never held whole; the bytes are those [`ZipWriter::add`] would write.
+    pub fn add_streamed(
+        &mut self,
+        name: &str,
+        head: &[u8],
+        body_len: u64,
+        body: impl FnOnce(&mut W) -> io::Result<u32>,
+    ) -> io::Result<()> {
+        let size = head.len() as u64 + body_len;
+        let header = self.local_header(name, 0, size);
+        let start = self.out.stream_position()?;
+        self.out.write_all(&header)?;
+        self.out.write_all(head)?;
+        let body_crc = body(&mut self.out)?;
+        let end = self.out.stream_position()?;
+        if end - start != header.len() as u64 + size {
+            return Err(io::Error::other(format!(
+                "entry '{name}': {} bytes written, {size} announced",
+                end - start - header.len() as u64
+            )));
+        }
+        let mut hasher =
+            crc32fast::Hasher::new_with_initial_len(crate::bytes::crc32(head), head.len() as u64);
+        hasher.combine(&crc32fast::Hasher::new_with_initial_len(body_crc, body_len));
+        let crc = hasher.finalize();
+        self.out.seek(SeekFrom::Start(start + LOCAL_CRC_AT))?;
+        self.out.write_all(&crc.to_le_bytes())?;
+        self.out.seek(SeekFrom::Start(end))?;
+        self.entries.push(CentralEntry {
+            name: name.to_string(),
+            crc,
+            size,
+            offset: self.offset,
+        });
+        self.offset += header.len() as u64 + size;
+        Ok(())
     }
 }
 

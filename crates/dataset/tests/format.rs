@@ -234,3 +234,48 @@ fn arrays_read_keep_their_verified_crc_so_rewriting_them_does_not_hash_again() {
         assert_eq!(util::encode(&read), bytes);
     }
 }
+
+/// Float images whose value k of image i is i + k/1000.
+struct Ramp(usize);
+impl rethink_dataset::Generate for Ramp {
+    fn fill(&self, first: usize, out: &mut [u8]) {
+        for (k, v) in out.chunks_exact_mut(4).enumerate() {
+            let (i, j) = (first + k / self.0, k % self.0);
+            v.copy_from_slice(&(i as f32 + j as f32 / 1000.0).to_le_bytes());
+        }
+    }
+}
+
+#[test]
+fn deferred_images_written_to_a_file_are_streamed_to_the_same_bytes() {
+    use rethink_dataset::{Dtype, write_file};
+    // 70,000 float images of 4×4×1: 4.5 MB, more than one streamed chunk.
+    let (n, d) = (70_000, 16);
+    let deferred = Images::deferred([n, 4, 4, 1], Dtype::F32, Ramp(d));
+    let held = Images::from_f32(deferred.shape(), deferred.as_f32().unwrap().to_vec());
+    assert_eq!(held.value(17 * d + 5), 17.005);
+    let dataset = |images: Images| {
+        let train = Split {
+            images,
+            labels: (0..n).map(|i| (i % 3) as u16).collect(),
+        };
+        Dataset::new(
+            Meta::new("ramp", vec!["a".into(), "b".into(), "c".into()]),
+            Some(train),
+            None,
+        )
+    };
+    let mut expected = Vec::new();
+    write_to(&dataset(held), &mut expected, "held").unwrap();
+    let dir = util::Dir::new();
+    let path = dir.path("streamed.npz");
+    let mut file = std::fs::File::create(&path).unwrap();
+    let fresh = Images::deferred([n, 4, 4, 1], Dtype::F32, Ramp(d));
+    write_file(&dataset(fresh), &mut file, "streamed").unwrap();
+    drop(file);
+    assert!(
+        std::fs::read(&path).unwrap() == expected,
+        "streamed file differs"
+    );
+    read_path(&path).unwrap(); // and it reads back, CRCs checked
+}

@@ -36,6 +36,52 @@ pub fn below(rng: &mut impl RngCore, n: u32) -> u32 {
     (m >> 32) as u32
 }
 
+/// The words of a generator, fetched in blocks of 64: `next` gives exactly what
+/// `rng.next_u32()` would, in the same order, at a fraction of the per-call cost.
+pub struct Words<'a, R: RngCore> {
+    rng: &'a mut R,
+    words: [u32; 64],
+    at: usize,
+}
+
+impl<'a, R: RngCore> Words<'a, R> {
+    pub fn new(rng: &'a mut R) -> Self {
+        Words {
+            rng,
+            words: [0; 64],
+            at: 64,
+        }
+    }
+
+    #[inline]
+    pub fn next(&mut self) -> u32 {
+        if self.at == self.words.len() {
+            let mut bytes = [0u8; 256];
+            self.rng.fill_bytes(&mut bytes);
+            for (w, b) in self.words.iter_mut().zip(bytes.as_chunks::<4>().0) {
+                *w = u32::from_le_bytes(*b);
+            }
+            self.at = 0;
+        }
+        self.at += 1;
+        self.words[self.at - 1]
+    }
+
+    /// [`below`] on these words: the same value, the same words consumed.
+    #[inline]
+    pub fn below(&mut self, n: u32) -> u32 {
+        assert!(n > 0, "empty range");
+        let mut m = u64::from(self.next()) * u64::from(n);
+        if (m as u32) < n {
+            let threshold = n.wrapping_neg() % n;
+            while (m as u32) < threshold {
+                m = u64::from(self.next()) * u64::from(n);
+            }
+        }
+        (m >> 32) as u32
+    }
+}
+
 /// A uniform float in [0, 1) with 53 random bits.
 pub fn unit(rng: &mut impl RngCore) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
@@ -78,6 +124,19 @@ mod tests {
         ] {
             assert_ne!(base, other);
         }
+    }
+
+    #[test]
+    fn words_give_the_generators_values_in_order() {
+        let mut a = stream(5, 0, "test", 3);
+        let mut b = a.clone();
+        let mut words = Words::new(&mut b);
+        // Small ranges (rejections are rare) and just over 2^31 (about half the words are rejected), across block edges.
+        for k in 0..1000u32 {
+            let n = if k % 3 == 0 { (1 << 31) + k } else { k + 1 };
+            assert_eq!(below(&mut a, n), words.below(n), "draw {k}");
+        }
+        assert_eq!(a.next_u32(), words.next());
     }
 
     #[test]
