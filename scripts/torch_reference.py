@@ -1,6 +1,10 @@
-"""The paper's models in PyTorch, built as crates/train builds them (same layers, same LRN,
-same SAME-pooling, same per-image whitening): the reference for scripts/bench-train and
-scripts/gpu-check."""
+"""The paper's models in PyTorch, built as crates/train builds them (same layers, same LRN
+formula, same SAME-pooling, same per-image whitening): the reference for scripts/bench-train and
+scripts/gpu-check.
+
+LRN is written the way PyTorch code usually computes a channel-window sum (an average pool over
+the channel axis, as torch.nn.LocalResponseNorm does); `train` computes the same sum as a banded
+matrix product (`lrn_band`, selected with the model name "alexnet-small+band")."""
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -11,6 +15,14 @@ def lrn_tf(x, depth_radius=4, bias=1.0, alpha=0.001 / 9.0, beta=0.75):
     sq = x.square().reshape(n, 1, c, h * w)
     sums = F.avg_pool2d(sq, (window, 1), stride=1, padding=(depth_radius, 0), count_include_pad=True)
     return x / (sums.reshape(n, c, h, w) * (alpha * window) + bias).pow(beta)
+
+def lrn_band(x, depth_radius=4, bias=1.0, alpha=0.001 / 9.0, beta=0.75):
+    """lrn_tf with the window sum as `train` computes it: squares @ a banded [c, c] matrix."""
+    n, c, h, w = x.shape
+    k = torch.arange(c, device=x.device)
+    band = ((k[:, None] - k[None, :]).abs() <= depth_radius).to(x.dtype) * alpha
+    sums = (x.square().permute(0, 2, 3, 1).reshape(-1, c) @ band).reshape(n, h, w, c).permute(0, 3, 1, 2)
+    return x * (sums + bias).pow(-beta)
 
 class Mlp(nn.Module):
     def __init__(self, d, depth=1, width=512, classes=10):
@@ -24,15 +36,16 @@ class Mlp(nn.Module):
         return self.net(x.flatten(1))
 
 class AlexNetSmall(nn.Module):
-    def __init__(self, classes=10):
+    def __init__(self, classes=10, lrn=lrn_tf):
         super().__init__()
+        self.lrn = lrn
         self.conv1 = nn.Conv2d(3, 64, 5, padding=2)
         self.conv2 = nn.Conv2d(64, 64, 5, padding=2)
         self.fc1, self.fc2, self.out = nn.Linear(64 * 7 * 7, 384), nn.Linear(384, 192), nn.Linear(192, classes)
     def forward(self, x):
         x = x.permute(0, 3, 1, 2)
-        x = lrn_tf(F.max_pool2d(F.relu(self.conv1(x)), 3, 2, ceil_mode=True))
-        x = lrn_tf(F.max_pool2d(F.relu(self.conv2(x)), 3, 2, ceil_mode=True))
+        x = self.lrn(F.max_pool2d(F.relu(self.conv1(x)), 3, 2, ceil_mode=True))
+        x = self.lrn(F.max_pool2d(F.relu(self.conv2(x)), 3, 2, ceil_mode=True))
         x = F.relu(self.fc1(x.flatten(1)))
         return self.out(F.relu(self.fc2(x)))
 
@@ -75,7 +88,9 @@ def whiten(x):  # [b, h, w, c] float
     return (centered / std).reshape(x.shape)
 
 def make_model(name):
-    return {"mlp-1x512": lambda: Mlp(28 * 28 * 3), "alexnet-small": AlexNetSmall, "inception-small": InceptionSmall}[name]()
+    return {"mlp-1x512": lambda: Mlp(28 * 28 * 3), "alexnet-small": AlexNetSmall,
+            "alexnet-small+band": lambda: AlexNetSmall(lrn=lrn_band),
+            "inception-small": InceptionSmall}[name]()
 
 def lr_of(name):
     return 0.1 if name.startswith("inception") else 0.01
