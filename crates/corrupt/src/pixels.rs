@@ -103,7 +103,7 @@ impl Generate for Permuted {
 
 /// Writes `src` with its pixels (`pixel` bytes each) permuted into `dst`: pixel k of `dst` is
 /// pixel perm[k] of `src`, perm being the Fisher–Yates permutation [`streams::permutation`] draws
-/// from `rng` (built here in `perm`, a reused buffer, from words fetched in blocks).
+/// from `rng` (built in `perm`, a reused buffer).
 fn shuffle_into(
     rng: &mut rand_chacha::ChaCha8Rng,
     src: &[u8],
@@ -111,14 +111,7 @@ fn shuffle_into(
     pixel: usize,
     perm: &mut Vec<u32>,
 ) {
-    let n = src.len() / pixel;
-    perm.clear();
-    perm.extend(0..n as u32);
-    let mut words = streams::Words::new(rng);
-    for i in (1..n).rev() {
-        let j = words.below(i as u32 + 1) as usize;
-        perm.swap(i, j);
-    }
+    streams::permutation_into(rng, src.len() / pixel, perm);
     gather(src, dst, perm, pixel);
 }
 
