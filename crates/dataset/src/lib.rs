@@ -21,9 +21,9 @@ mod zipfile;
 use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
+use std::path::Path;
 
 use rayon::prelude::*;
-use std::path::Path;
 
 pub use bytes::{Buffer, Bytes};
 pub use meta::{Corruption, HistoryRecord, Meta};
