@@ -54,30 +54,56 @@ pub fn permutation(rng: &mut impl RngCore, n: usize) -> Vec<u32> {
     p
 }
 
-/// [`permutation`] into a reused vector: for i = n−1 down to 1, swap i with [`below`]`(i + 1)`.
-/// The words are fetched 64 at a time and the draws done on a local copy (the same words in the
-/// same order as `below` would take them one by one), which keeps the loop in registers:
-/// 60,000 permutations of 1,024 pixels were a quarter of `corrupt --random-pixels`.
+/// [`permutation`] into a reused vector.
 pub fn permutation_into<R: RngCore>(rng: &mut R, n: usize, perm: &mut Vec<u32>) {
     perm.clear();
     perm.extend(0..n as u32);
-    let mut block = [0u8; 256];
-    let mut words = [0u32; 64];
-    let mut at = words.len();
-    let mut next = |rng: &mut R| {
-        if at == words.len() {
-            rng.fill_bytes(&mut block);
-            for (w, b) in words.iter_mut().zip(block.as_chunks::<4>().0) {
-                *w = u32::from_le_bytes(*b);
-            }
+    shuffle(rng, perm);
+}
+
+/// Fisher–Yates on `items`: for i = len−1 down to 1, swap i with [`below`]`(i + 1)`. Applied to
+/// `0..n` it gives [`permutation`]; applied to anything else, the same reordering (item k ends up
+/// where `permutation` puts k).
+///
+/// The words are fetched up to 1,024 at a time into a local array and the draws made from it
+/// (the same words in the same order as `below` takes them one by one): per-word calls into the
+/// generator cost more than the shuffle itself, and 60,000 shuffles of 1,024 pixels are the
+/// largest part of `corrupt --random-pixels`.
+pub fn shuffle<R: RngCore, T>(rng: &mut R, items: &mut [T]) {
+    const BLOCK: usize = 1024;
+    let mut words = [0u32; BLOCK];
+    let (mut at, mut len) = (0, 0);
+    // Fetches the words the remaining `want` draws need when none is rejected (at most BLOCK):
+    // the generator's bytes, read as little-endian words (a no-op on little-endian machines).
+    let refill = |rng: &mut R, words: &mut [u32; BLOCK], want: usize| -> usize {
+        let len = want.clamp(1, BLOCK);
+        rng.fill_bytes(bytemuck::cast_slice_mut(&mut words[..len]));
+        for w in &mut words[..len] {
+            *w = u32::from_le(*w);
+        }
+        len
+    };
+    for i in (1..items.len()).rev() {
+        if at == len {
+            len = refill(rng, &mut words, i);
             at = 0;
         }
+        let bound = i as u32 + 1;
+        let mut m = u64::from(words[at]) * u64::from(bound);
         at += 1;
-        words[at - 1]
-    };
-    for i in (1..n).rev() {
-        let j = below_from(|| next(rng), i as u32 + 1);
-        perm.swap(i, j as usize);
+        if (m as u32) < bound {
+            // `below`'s rejection step, on the words that follow.
+            let threshold = bound.wrapping_neg() % bound;
+            while (m as u32) < threshold {
+                if at == len {
+                    len = refill(rng, &mut words, i);
+                    at = 0;
+                }
+                m = u64::from(words[at]) * u64::from(bound);
+                at += 1;
+            }
+        }
+        items.swap(i, (m >> 32) as usize);
     }
 }
 
