@@ -65,45 +65,36 @@ pub fn permutation_into<R: RngCore>(rng: &mut R, n: usize, perm: &mut Vec<u32>) 
 /// `0..n` it gives [`permutation`]; applied to anything else, the same reordering (item k ends up
 /// where `permutation` puts k).
 ///
-/// The words are fetched up to 1,024 at a time into a local array and the draws made from it
-/// (the same words in the same order as `below` takes them one by one): per-word calls into the
-/// generator cost more than the shuffle itself, and 60,000 shuffles of 1,024 pixels are the
-/// largest part of `corrupt --random-pixels`.
+/// The words are fetched up to 1,024 at a time, as many as the remaining draws need, and the
+/// draws made from them (the same words in the same order as `below` takes them one by one):
+/// per-word calls into the generator cost more than the shuffle itself, and 60,000 shuffles of
+/// 1,024 pixels are the largest part of `corrupt --random-pixels`.
 pub fn shuffle<R: RngCore, T>(rng: &mut R, items: &mut [T]) {
     const BLOCK: usize = 1024;
     let mut words = [0u32; BLOCK];
-    let (mut at, mut len) = (0, 0);
-    // Fetches the words the remaining `want` draws need when none is rejected (at most BLOCK):
-    // the generator's bytes, read as little-endian words (a no-op on little-endian machines).
-    let refill = |rng: &mut R, words: &mut [u32; BLOCK], want: usize| -> usize {
-        let len = want.clamp(1, BLOCK);
-        rng.fill_bytes(bytemuck::cast_slice_mut(&mut words[..len]));
-        for w in &mut words[..len] {
-            *w = u32::from_le(*w);
-        }
-        len
-    };
-    for i in (1..items.len()).rev() {
-        if at == len {
-            len = refill(rng, &mut words, i);
-            at = 0;
-        }
-        let bound = i as u32 + 1;
-        let mut m = u64::from(words[at]) * u64::from(bound);
-        at += 1;
-        if (m as u32) < bound {
-            // `below`'s rejection step, on the words that follow.
-            let threshold = bound.wrapping_neg() % bound;
-            while (m as u32) < threshold {
-                if at == len {
-                    len = refill(rng, &mut words, i);
-                    at = 0;
+    // Positions i down to 1 are still to be drawn for.
+    let mut i = items.len().saturating_sub(1);
+    while i > 0 {
+        // The words the next draws take when none is rejected: the generator's bytes, read as
+        // little-endian words (a no-op on little-endian machines).
+        let block = &mut words[..i.min(BLOCK)];
+        rng.fill_bytes(bytemuck::cast_slice_mut(block));
+        block.iter_mut().for_each(|w| *w = u32::from_le(*w));
+        let mut block = block.iter();
+        while let Some(&word) = block.next() {
+            let bound = i as u32 + 1;
+            let mut m = u64::from(word) * u64::from(bound);
+            if (m as u32) < bound {
+                // `below`'s rejection step, on the words that follow.
+                let threshold = bound.wrapping_neg() % bound;
+                while (m as u32) < threshold {
+                    let word = block.next().copied().unwrap_or_else(|| rng.next_u32());
+                    m = u64::from(word) * u64::from(bound);
                 }
-                m = u64::from(words[at]) * u64::from(bound);
-                at += 1;
             }
+            items.swap(i, (m >> 32) as usize);
+            i -= 1;
         }
-        items.swap(i, (m >> 32) as usize);
     }
 }
 
@@ -136,20 +127,74 @@ mod tests {
         }
     }
 
+    /// The plain Fisher–Yates loop on `below`, which fixes what a seed gives.
+    fn reference(rng: &mut impl RngCore, n: usize) -> Vec<u32> {
+        let mut p: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            p.swap(i, below(rng, i as u32 + 1) as usize);
+        }
+        p
+    }
+
     #[test]
     fn permutation_draws_as_below_does() {
-        // The plain Fisher–Yates loop on `below`, which fixes what a seed gives.
-        let reference = |rng: &mut ChaCha8Rng, n: usize| {
-            let mut p: Vec<u32> = (0..n as u32).collect();
-            for i in (1..n).rev() {
-                p.swap(i, below(rng, i as u32 + 1) as usize);
-            }
-            p
-        };
-        for (index, n) in [(0, 0), (1, 1), (2, 2), (3, 65), (4, 1024), (5, 100_000)] {
+        for (index, n) in [
+            (0, 0),
+            (1, 1),
+            (2, 2),
+            (3, 65),
+            (4, 1024),
+            (5, 1025),
+            (6, 100_000),
+        ] {
             let mut a = stream(9, 1, "test", index);
             let mut b = a.clone();
             assert_eq!(permutation(&mut a, n), reference(&mut b, n), "n = {n}");
+            assert_eq!(a.next_u32(), b.next_u32(), "n = {n}: words consumed");
+        }
+    }
+
+    /// Words from a counter hash, with a 0 every `period` words: 0 is rejected for every bound
+    /// that is not a power of two, so rejections happen often, inside and at the end of blocks.
+    struct Zeros {
+        count: u32,
+        period: u32,
+    }
+    impl RngCore for Zeros {
+        fn next_u32(&mut self) -> u32 {
+            self.count += 1;
+            if self.count % self.period == 0 {
+                0
+            } else {
+                self.count.wrapping_mul(0x9e37_79b9).rotate_left(13) ^ 0x5bd1_e995
+            }
+        }
+        fn next_u64(&mut self) -> u64 {
+            u64::from(self.next_u32()) | (u64::from(self.next_u32()) << 32)
+        }
+        fn fill_bytes(&mut self, dest: &mut [u8]) {
+            for chunk in dest.chunks_mut(4) {
+                let word = self.next_u32().to_le_bytes();
+                chunk.copy_from_slice(&word[..chunk.len()]);
+            }
+        }
+    }
+
+    #[test]
+    fn rejected_words_are_replaced_by_the_next_ones_as_below_does() {
+        // Periods that put zeros mid-block, at a block's last word (1,024 words, then as many as
+        // the draws left) and at the first word after one.
+        for period in [3, 7, 1023, 1024, 1025, 2047] {
+            for n in [5, 1000, 1025, 3000] {
+                let mut a = Zeros { count: 0, period };
+                let mut b = Zeros { count: 0, period };
+                assert_eq!(
+                    permutation(&mut a, n),
+                    reference(&mut b, n),
+                    "period {period}, n = {n}"
+                );
+                assert_eq!(a.count, b.count, "period {period}, n = {n}: words consumed");
+            }
         }
     }
 
