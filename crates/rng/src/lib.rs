@@ -163,7 +163,7 @@ mod tests {
     impl RngCore for Zeros {
         fn next_u32(&mut self) -> u32 {
             self.count += 1;
-            if self.count % self.period == 0 {
+            if self.count.is_multiple_of(self.period) {
                 0
             } else {
                 self.count.wrapping_mul(0x9e37_79b9).rotate_left(13) ^ 0x5bd1_e995
