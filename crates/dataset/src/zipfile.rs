@@ -55,29 +55,29 @@ impl<W: Write> ZipWriter<W> {
     /// Writes one entry whose content is the concatenation of `parts`, each with its CRC-32 when
     /// the caller knows it (computed here otherwise, in parallel for large parts).
     pub fn add(&mut self, name: &str, parts: &[(&[u8], Option<u32>)]) -> io::Result<()> {
-        let mut hasher = crc32fast::Hasher::new();
-        for (part, crc) in parts {
+        let crc = combined_crc(parts.iter().map(|(part, crc)| {
             let crc = crc.unwrap_or_else(|| crate::bytes::crc32(part));
-            hasher.combine(&crc32fast::Hasher::new_with_initial_len(
-                crc,
-                part.len() as u64,
-            ));
-        }
-        let crc = hasher.finalize();
+            (crc, part.len() as u64)
+        }));
         let size: u64 = parts.iter().map(|(part, _)| part.len() as u64).sum();
         let header = self.local_header(name, crc, size);
         self.out.write_all(&header)?;
         for (part, _) in parts {
             self.out.write_all(part)?;
         }
+        self.record(name, crc, header.len() as u64, size);
+        Ok(())
+    }
+
+    /// Adds a written entry to the central directory and moves the offset past it.
+    fn record(&mut self, name: &str, crc: u32, header_len: u64, size: u64) {
         self.entries.push(CentralEntry {
             name: name.to_string(),
             crc,
             size,
             offset: self.offset,
         });
-        self.offset += header.len() as u64 + size;
-        Ok(())
+        self.offset += header_len + size;
     }
 
     /// The local header of an entry of `size` bytes starting at the current offset, padded so
@@ -223,22 +223,25 @@ impl<W: Write + Seek> ZipWriter<W> {
                 end - start - header.len() as u64
             )));
         }
-        let mut hasher =
-            crc32fast::Hasher::new_with_initial_len(crate::bytes::crc32(head), head.len() as u64);
-        hasher.combine(&crc32fast::Hasher::new_with_initial_len(body_crc, body_len));
-        let crc = hasher.finalize();
+        let crc = combined_crc([
+            (crate::bytes::crc32(head), head.len() as u64),
+            (body_crc, body_len),
+        ]);
         self.out.seek(SeekFrom::Start(start + LOCAL_CRC_AT))?;
         self.out.write_all(&crc.to_le_bytes())?;
         self.out.seek(SeekFrom::Start(end))?;
-        self.entries.push(CentralEntry {
-            name: name.to_string(),
-            crc,
-            size,
-            offset: self.offset,
-        });
-        self.offset += header.len() as u64 + size;
+        self.record(name, crc, header.len() as u64, size);
         Ok(())
     }
+}
+
+/// The CRC-32 of consecutive parts, from each part's CRC-32 and length.
+fn combined_crc(parts: impl IntoIterator<Item = (u32, u64)>) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    for (crc, len) in parts {
+        hasher.combine(&crc32fast::Hasher::new_with_initial_len(crc, len));
+    }
+    hasher.finalize()
 }
 
 fn put16(v: &mut Vec<u8>, x: u16) {
