@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::Parser;
 use rethink_cli::{Input, Output, usage};
-use rethink_dataset::{Corruption, Dataset};
+use rethink_dataset::{Corruption, Dataset, Images, Split};
 use serde_json::{Value, json};
 
 /// Apply the paper's randomization tests to a dataset file.
@@ -227,11 +227,8 @@ pub fn apply(dataset: &mut Dataset, config: &Config, name: &str) -> anyhow::Resu
             let positions = images.height() * images.width();
             let perm =
                 streams::permutation(&mut streams::stream(seed, round, "shuffle", 0), positions);
-            for split in [&mut dataset.train, &mut dataset.test]
-                .into_iter()
-                .flatten()
-            {
-                split.images = pixels::shuffle(&split.images, &perm);
+            for split in [&mut dataset.train, &mut dataset.test] {
+                map_images(split, |images| pixels::shuffle(images, &perm));
             }
         }
         Some(PixelMode::Random) => {
@@ -239,9 +236,9 @@ pub fn apply(dataset: &mut Dataset, config: &Config, name: &str) -> anyhow::Resu
                 ("random/train", &mut dataset.train),
                 ("random/test", &mut dataset.test),
             ] {
-                if let Some(split) = split {
-                    split.images = pixels::randomize(&split.images, seed, round, purpose);
-                }
+                map_images(split, |images| {
+                    pixels::randomize(images, seed, round, purpose)
+                });
             }
         }
         Some(PixelMode::Gaussian) => {
@@ -333,6 +330,16 @@ pub fn apply(dataset: &mut Dataset, config: &Config, name: &str) -> anyhow::Resu
         redrawn,
         changed,
     })
+}
+
+/// Replaces the images of `split` (if any) by `f(images)`; the images move, they are not copied.
+fn map_images(split: &mut Option<Split>, f: impl FnOnce(Images) -> Images) {
+    if let Some(Split { images, labels }) = split.take() {
+        *split = Some(Split {
+            images: f(images),
+            labels,
+        });
+    }
 }
 
 /// The pixel state after applying `new` to pixels in state `prev`: shuffling a shuffled image is

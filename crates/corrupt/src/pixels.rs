@@ -20,14 +20,14 @@ use crate::streams;
 const IMAGES_PER_TASK: usize = 64;
 
 /// The images with output pixel `j` taken from input pixel `perm[j]`, in every image.
-pub fn shuffle(images: &Images, perm: &[u32]) -> Images {
+pub fn shuffle(images: Images, perm: &[u32]) -> Images {
     assert_eq!(perm.len(), images.height() * images.width());
     permuted(images, Order::Fixed(perm.into()))
 }
 
 /// The images, each with its own uniformly random permutation of pixel positions, drawn from
 /// stream `index` of the key for `purpose` (e.g. "random/train").
-pub fn randomize(images: &Images, seed: u64, round: u32, purpose: &str) -> Images {
+pub fn randomize(images: Images, seed: u64, round: u32, purpose: &str) -> Images {
     permuted(
         images,
         Order::PerImage {
@@ -38,15 +38,8 @@ pub fn randomize(images: &Images, seed: u64, round: u32, purpose: &str) -> Image
     )
 }
 
-fn permuted(images: &Images, order: Order) -> Images {
-    Images::deferred(
-        images.shape(),
-        images.dtype(),
-        Permuted {
-            source: images.clone(),
-            order,
-        },
-    )
+fn permuted(source: Images, order: Order) -> Images {
+    Images::deferred(source.shape(), source.dtype(), Permuted { source, order })
 }
 
 /// Which permutation each image gets.
@@ -89,7 +82,8 @@ impl Generate for Permuted {
                     purpose,
                 } => {
                     let mut rng = streams::stream(*seed, *round, purpose, i as u64);
-                    shuffle_into(&mut rng, s, o, pixel, &mut perm);
+                    streams::permutation_into(&mut rng, s.len() / pixel, &mut perm);
+                    gather(s, o, &perm, pixel);
                 }
             }
         }
@@ -99,20 +93,6 @@ impl Generate for Permuted {
             }
         }
     }
-}
-
-/// Writes `src` with its pixels (`pixel` bytes each) permuted into `dst`: pixel k of `dst` is
-/// pixel perm[k] of `src`, perm being the Fisher–Yates permutation [`streams::permutation`] draws
-/// from `rng` (built in `perm`, a reused buffer).
-fn shuffle_into(
-    rng: &mut rand_chacha::ChaCha8Rng,
-    src: &[u8],
-    dst: &mut [u8],
-    pixel: usize,
-    perm: &mut Vec<u32>,
-) {
-    streams::permutation_into(rng, src.len() / pixel, perm);
-    gather(src, dst, perm, pixel);
 }
 
 /// `dst` pixel j = `src` pixel `perm[j]`, pixels of `pixel` bytes; common sizes get fixed-size

@@ -106,6 +106,16 @@ impl PartialEq for Images {
 /// Images per parallel task when deferred pixels are made.
 const IMAGES_PER_TASK: usize = 64;
 
+/// Fills `out` with images `first..` of `image_bytes` each from `generate`, in parallel tasks of
+/// [`IMAGES_PER_TASK`] images.
+fn fill_parallel(generate: &dyn Generate, first: usize, image_bytes: usize, out: &mut [u8]) {
+    if image_bytes > 0 {
+        out.par_chunks_mut(image_bytes * IMAGES_PER_TASK)
+            .enumerate()
+            .for_each(|(task, out)| generate.fill(first + task * IMAGES_PER_TASK, out));
+    }
+}
+
 impl Images {
     fn held(shape: [usize; 4], pixels: Pixels) -> Images {
         let dtype = match pixels {
@@ -170,13 +180,7 @@ impl Images {
         let generate = self.deferred.as_deref().expect("images without pixels");
         let n: usize = self.shape.iter().product();
         let image_bytes = self.image_len() * self.dtype.size();
-        let fill = |out: &mut [u8]| {
-            if image_bytes > 0 {
-                out.par_chunks_mut(image_bytes * IMAGES_PER_TASK)
-                    .enumerate()
-                    .for_each(|(task, out)| generate.fill(task * IMAGES_PER_TASK, out));
-            }
-        };
+        let fill = |out: &mut [u8]| fill_parallel(generate, 0, image_bytes, out);
         match self.dtype {
             Dtype::U8 => {
                 let mut out = Buffer::zeroed(n);
@@ -786,9 +790,7 @@ fn stream_images(
     let make = |first: usize, buf: &mut Vec<u8>| {
         let count = per_chunk.min(n - first);
         buf.resize(count * image_bytes, 0);
-        buf.par_chunks_mut(image_bytes * IMAGES_PER_TASK)
-            .enumerate()
-            .for_each(|(task, out)| generate.fill(first + task * IMAGES_PER_TASK, out));
+        fill_parallel(generate, first, image_bytes, buf);
     };
     let (mut ready, mut next) = (Vec::new(), Vec::new());
     make(0, &mut ready);

@@ -25,18 +25,12 @@ pub fn stream(seed: u64, round: u32, purpose: &str, index: u64) -> ChaCha8Rng {
 
 /// A uniform integer in `0..n` (Lemire's multiply-and-reject: exact, one word almost always).
 pub fn below(rng: &mut impl RngCore, n: u32) -> u32 {
-    below_from(|| rng.next_u32(), n)
-}
-
-/// [`below`] on words from `next`.
-#[inline]
-fn below_from(mut next: impl FnMut() -> u32, n: u32) -> u32 {
     assert!(n > 0, "empty range");
-    let mut m = u64::from(next()) * u64::from(n);
+    let mut m = u64::from(rng.next_u32()) * u64::from(n);
     if (m as u32) < n {
         let threshold = n.wrapping_neg() % n;
         while (m as u32) < threshold {
-            m = u64::from(next()) * u64::from(n);
+            m = u64::from(rng.next_u32()) * u64::from(n);
         }
     }
     (m >> 32) as u32
