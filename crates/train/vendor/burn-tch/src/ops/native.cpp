@@ -1,5 +1,5 @@
 // Native libtorch kernels that tch's generated API does not expose, for the backward passes burn
-// would otherwise decompose into generic ops (rethink patch, see ../../../README.md).
+// would otherwise decompose into generic ops (rethink patch, see crates/train/vendor/PATCHES.md).
 #include <ATen/ATen.h>
 #include <cstring>
 #include <vector>
