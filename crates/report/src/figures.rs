@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::groups::{Group, Part, legend_labels};
+use crate::paper;
 use crate::plot::LegendAt;
-use crate::runs::{Pixels, Run};
+use crate::runs::Run;
 use crate::stats::mean;
+use rethink_runs::EvalRecord;
 
 /// One plotted line.
 #[derive(Debug, Clone)]
@@ -21,6 +23,8 @@ pub struct Series {
     pub in_legend: bool,
     /// Shade the area between this line and these points (Figure 2's early-stopping potential).
     pub band_to: Option<Vec<(f64, f64)>>,
+    /// Index into the figure's `panels` (0 when it has none).
+    pub panel: usize,
 }
 
 impl Series {
@@ -33,6 +37,7 @@ impl Series {
             thin: false,
             in_legend: true,
             band_to: None,
+            panel: 0,
         }
     }
 }
@@ -49,6 +54,8 @@ pub struct Figure {
     pub markers: bool,
     pub legend_position: LegendAt,
     pub series: Vec<Series>,
+    /// Panel titles of a figure drawn as small multiples; empty for one chart.
+    pub panels: Vec<String>,
     /// Run directories that went into the figure.
     pub runs: Vec<String>,
     /// Datasets of those runs (more than one needs --allow-mixed).
@@ -58,12 +65,23 @@ pub struct Figure {
 }
 
 impl Figure {
-    /// The plotted series, long format: `series,x,y`.
+    /// The plotted series, long format: `series,x,y`, or `panel,series,x,y` for small multiples.
     pub fn csv(&self) -> String {
+        use crate::table::csv_field;
+        if !self.panels.is_empty() {
+            let mut out = String::from("panel,series,x,y\n");
+            for s in &self.series {
+                let panel = csv_field(&self.panels[s.panel]);
+                for (x, y) in &s.points {
+                    let _ = writeln!(out, "{panel},{},{},{}", csv_field(&s.name), x, y);
+                }
+            }
+            return out;
+        }
         let mut out = String::from("series,x,y\n");
         for s in &self.series {
             for (x, y) in &s.points {
-                let _ = writeln!(out, "{},{},{}", crate::table::csv_field(&s.name), x, y);
+                let _ = writeln!(out, "{},{},{}", csv_field(&s.name), x, y);
             }
         }
         out
@@ -108,6 +126,7 @@ impl Context<'_> {
             markers: false,
             legend_position: LegendAt::UpperRight,
             series: Vec::new(),
+            panels: Vec::new(),
             runs,
             datasets,
             notes: Vec::new(),
@@ -181,7 +200,11 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
     }
     used.sort_by_key(|g| {
         let kind = g.corruption.figure1a_kind().unwrap_or("");
-        (g.model.clone(), order.iter().position(|k| *k == kind))
+        (
+            g.model.clone(),
+            g.model_label(),
+            order.iter().position(|k| *k == kind),
+        )
     });
     if used.is_empty() {
         return Err(Skipped {
@@ -197,18 +220,7 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
         "training loss (cross-entropy)",
         &used,
     );
-    let labels = legend_labels(
-        &used,
-        &[
-            Part::Dataset,
-            Part::Model,
-            Part::Data,
-            Part::Regularizers,
-            Part::Settings,
-        ],
-        &[Part::Data],
-    );
-    for (i, (g, label)) in used.iter().zip(labels).enumerate() {
+    let loss_curve = |g: &Group| {
         let curves: Vec<Vec<(f64, f64)>> = cx
             .group_runs(g)
             .map(|r| {
@@ -218,13 +230,85 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
                     .collect()
             })
             .collect();
-        let points = mean_curve(&curves);
-        if points.is_empty() {
-            fig.notes
-                .push(format!("{label}: no training loss recorded yet"));
-            continue;
+        mean_curve(&curves)
+    };
+    // Small multiples: one panel per model (the paper's 1a is one model), one colour per
+    // randomization across panels.
+    let panel_of = |g: &Group| (g.dataset.clone(), g.model_label());
+    let mut panels: Vec<(String, String)> = Vec::new();
+    for g in &used {
+        if !panels.contains(&panel_of(g)) {
+            panels.push(panel_of(g));
         }
-        fig.series.push(Series::line(label, points, i));
+    }
+    if panels.len() == 1 {
+        let labels = legend_labels(
+            &used,
+            &[
+                Part::Dataset,
+                Part::Model,
+                Part::Data,
+                Part::Regularizers,
+                Part::Settings,
+            ],
+            &[Part::Data],
+        );
+        for (i, (g, label)) in used.iter().zip(labels).enumerate() {
+            let points = loss_curve(g);
+            if points.is_empty() {
+                fig.notes
+                    .push(format!("{label}: no training loss recorded yet"));
+                continue;
+            }
+            fig.series.push(Series::line(label, points, i));
+        }
+    } else {
+        let several_datasets = panels.iter().any(|p| p.0 != panels[0].0);
+        fig.panels = panels
+            .iter()
+            .map(|(d, m)| {
+                if several_datasets {
+                    format!("{d}, {m}")
+                } else {
+                    m.clone()
+                }
+            })
+            .collect();
+        for (p, key) in panels.iter().enumerate() {
+            let members: Vec<&Group> = used
+                .iter()
+                .copied()
+                .filter(|g| panel_of(g) == *key)
+                .collect();
+            let labels = legend_labels(
+                &members,
+                &[Part::Data, Part::Regularizers, Part::Settings],
+                &[Part::Data],
+            );
+            let mut kinds_seen: Vec<usize> = Vec::new();
+            for (g, label) in members.iter().zip(labels) {
+                let kind = g.corruption.figure1a_kind().unwrap_or("");
+                let k = order.iter().position(|o| *o == kind).unwrap_or(0);
+                // A second curve of one kind in a panel (other settings) gets the paler colour.
+                let color = if kinds_seen.contains(&k) {
+                    k + order.len()
+                } else {
+                    k
+                };
+                kinds_seen.push(k);
+                let points = loss_curve(g);
+                if points.is_empty() {
+                    fig.notes.push(format!(
+                        "{}, {label}: no training loss recorded yet",
+                        fig.panels[p]
+                    ));
+                    continue;
+                }
+                let mut s = Series::line(label, points, color);
+                s.panel = p;
+                fig.series.push(s);
+            }
+        }
     }
     if fig.series.is_empty() {
         return Err(Skipped {
@@ -240,11 +324,7 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
 fn label_corruption_families<'a>(cx: &'a Context) -> Vec<Vec<&'a Group>> {
     let mut families: BTreeMap<String, Vec<&Group>> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
-    for g in cx
-        .groups
-        .iter()
-        .filter(|g| g.corruption.pixels == Pixels::None)
-    {
+    for g in cx.groups.iter().filter(|g| g.corruption.pixels.is_none()) {
         let key = format!(
             "{}\u{1}{}\u{1}{}\u{1}{}",
             g.dataset,
@@ -388,18 +468,66 @@ pub fn fig1c(cx: &Context) -> Result<Figure, Skipped> {
     Ok(fig)
 }
 
-/// Figure 2: test accuracy against steps for each regularizer setting on true labels, with the
-/// cumulative best test accuracy shaded (what early stopping could gain).
+/// The paper's Figure 2 setting a group is in: "plain" (no regularizer), "w/o BN" (plain,
+/// without BatchNorm) or "aug+wd" (the paper's augmentation, see [`paper::paper_augmentation`],
+/// with weight decay); `None` for any other setting.
+pub fn figure2_setting(g: &Group) -> Option<&'static str> {
+    if g.dropout > 0.0 {
+        return None;
+    }
+    let table = paper::table_for(&g.dataset).unwrap_or("Table 1");
+    let augmented = paper::paper_augmentation(table, &g.augment)?;
+    match (augmented, g.weight_decay > 0.0, g.without_batchnorm) {
+        (false, false, false) => Some("plain"),
+        (false, false, true) => Some("w/o BN"),
+        (true, true, false) => Some("aug+wd"),
+        _ => None,
+    }
+}
+
+/// Figure 2: test accuracy against steps on true labels for the paper's settings (plain,
+/// without BatchNorm, augmentation + weight decay) of Inception — or of the other models when
+/// there is no Inception run — with the cumulative best test accuracy shaded (what early
+/// stopping could gain).
 pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
-    let used: Vec<&Group> = cx
+    let true_labels: Vec<&Group> = cx
         .groups
         .iter()
-        .filter(|g| g.corruption.pixels == Pixels::None && g.corruption.labels == 0.0)
+        .filter(|g| g.corruption.pixels.is_none() && g.corruption.labels == 0.0)
+        .collect();
+    if true_labels.is_empty() {
+        return Err(Skipped {
+            id: "fig2",
+            reason: "no run on true labels".into(),
+        });
+    }
+    let in_setting: Vec<&Group> = true_labels
+        .iter()
+        .copied()
+        .filter(|g| figure2_setting(g).is_some())
+        .collect();
+    let inception: Vec<&Group> = in_setting
+        .iter()
+        .copied()
+        .filter(|g| g.model.to_ascii_lowercase().starts_with("inception"))
+        .collect();
+    let used = if inception.is_empty() {
+        in_setting
+    } else {
+        inception
+    };
+    let left_out: Vec<String> = true_labels
+        .iter()
+        .filter(|g| !used.iter().any(|u| std::ptr::eq(*u, **g)))
+        .map(|g| format!("{}, {}", g.model_label(), g.regularizers_label()))
         .collect();
     if used.is_empty() {
         return Err(Skipped {
             id: "fig2",
-            reason: "no run on true labels".into(),
+            reason: format!(
+                "no true-label run in one of the paper's settings (plain, w/o BatchNorm, crop+wd); not drawn: {}",
+                left_out.join("; ")
+            ),
         });
     }
     let mut fig = cx.figure(
@@ -409,6 +537,12 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
         "test accuracy (%)",
         &used,
     );
+    if !left_out.is_empty() {
+        fig.notes.push(format!(
+            "left out, not one of the paper's settings (Inception plain, w/o BatchNorm, crop+wd): {}",
+            left_out.join("; ")
+        ));
+    }
     fig.legend_position = LegendAt::LowerRight;
     fig.y_range = Some((0.0, 100.0));
     let labels = legend_labels(
@@ -459,18 +593,35 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
     Ok(fig)
 }
 
-/// Training accuracy on the corrupted and the clean part of a partially corrupted training set:
+/// Training accuracy on the clean and the corrupted part of a partially corrupted training set:
 /// clean examples are learned first, corrupted ones memorized later.
+///
+/// Corrupted means "label differs from the clean label" (schema 1); the redrawn subset (labels
+/// drawn anew, about 1/K of them equal to the clean label) is drawn too where recorded. Runs
+/// from before schema 1 recorded only the redrawn subset, under the name `train_acc_corrupted`.
 pub fn memorization(cx: &Context) -> Result<Figure, Skipped> {
+    fn redrawn(r: &Run, e: &EvalRecord) -> Option<f64> {
+        if r.schema_1() {
+            e.train_acc_redrawn
+        } else {
+            e.train_acc_corrupted
+        }
+    }
+    fn corrupted(r: &Run, e: &EvalRecord) -> Option<f64> {
+        r.schema_1().then_some(e.train_acc_corrupted).flatten()
+    }
+    fn clean(_: &Run, e: &EvalRecord) -> Option<f64> {
+        e.train_acc_clean
+    }
     let used: Vec<&Group> = cx
         .groups
         .iter()
         .filter(|g| g.corruption.labels > 0.0 && g.corruption.labels < 1.0)
         .filter(|g| {
             cx.group_runs(g).any(|r| {
-                r.evals
-                    .iter()
-                    .any(|e| e.train_acc_corrupted.is_some() && e.train_acc_clean.is_some())
+                r.evals.iter().any(|e| {
+                    clean(r, e).is_some() && (corrupted(r, e).is_some() || redrawn(r, e).is_some())
+                })
             })
         })
         .collect();
@@ -501,27 +652,82 @@ pub fn memorization(cx: &Context) -> Result<Figure, Skipped> {
         &[Part::Data],
     );
     for (i, (g, label)) in used.iter().zip(labels).enumerate() {
-        let subset = |pick: fn(&crate::runs::Eval) -> Option<f64>| {
+        let subset = |pick: fn(&Run, &EvalRecord) -> Option<f64>| {
             let curves: Vec<Vec<(f64, f64)>> = cx
                 .group_runs(g)
                 .map(|r| {
                     r.evals
                         .iter()
-                        .filter_map(|e| pick(e).map(|a| (e.step as f64 / KILO, 100.0 * a)))
+                        .filter_map(|e| pick(r, e).map(|a| (e.step as f64 / KILO, 100.0 * a)))
                         .collect()
                 })
                 .collect();
             mean_curve(&curves)
         };
-        let clean = subset(|e| e.train_acc_clean);
-        let corrupted = subset(|e| e.train_acc_corrupted);
-        fig.series
-            .push(Series::line(format!("{label}: clean subset"), clean, i));
-        let mut c = Series::line(format!("{label}: corrupted subset"), corrupted, i);
-        c.dashed = true;
-        fig.series.push(c);
+        fig.series.push(Series::line(
+            format!("{label}: clean subset"),
+            subset(clean),
+            i,
+        ));
+        let corrupted = subset(corrupted);
+        if !corrupted.is_empty() {
+            let mut c = Series::line(format!("{label}: corrupted subset"), corrupted, i);
+            c.dashed = true;
+            fig.series.push(c);
+        }
+        let redrawn = subset(redrawn);
+        if !redrawn.is_empty() {
+            let mut c = Series::line(format!("{label}: redrawn subset"), redrawn, i);
+            c.dashed = true;
+            c.thin = true;
+            fig.series.push(c);
+        }
+        if let Some(note) = subset_counts(cx, g) {
+            fig.notes.push(format!("{label}: {note}"));
+        }
+        if cx.group_runs(g).any(|r| !r.schema_1()) {
+            fig.notes.push(format!(
+                "{label}: runs from before schema 1 recorded accuracy on the redrawn labels only \
+                 (about 1/K of them equal the clean label); their clean subset is the labels not redrawn"
+            ));
+        }
     }
     Ok(fig)
+}
+
+/// "2160 corrupted (label ≠ clean label), 2400 redrawn of 6000 training labels", over the
+/// group's runs (their mean when the seeds differ).
+fn subset_counts(cx: &Context, g: &Group) -> Option<String> {
+    let runs: Vec<&Run> = cx.group_runs(g).collect();
+    // One count for the group: every run's, their mean when the seeds differ.
+    let count = |xs: Vec<Option<usize>>| -> Option<String> {
+        let xs: Vec<usize> = xs.into_iter().collect::<Option<_>>()?;
+        let first = *xs.first()?;
+        if xs.iter().all(|&x| x == first) {
+            return Some(first.to_string());
+        }
+        let m = mean(&xs.iter().map(|&x| x as f64).collect::<Vec<_>>());
+        Some(format!("{m:.1} (mean of {})", xs.len()))
+    };
+    let (corrupted, redrawn): (Vec<_>, Vec<_>) = runs.iter().map(|r| r.corruption_counts()).unzip();
+    let corrupted = count(corrupted);
+    let redrawn = count(redrawn);
+    if corrupted.is_none() && redrawn.is_none() {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(c) = corrupted {
+        parts.push(format!("{c} corrupted (label ≠ clean label)"));
+    }
+    if let Some(r) = redrawn {
+        parts.push(format!("{r} redrawn"));
+    }
+    let sizes: Vec<usize> = runs.iter().map(|r| r.config.train_size).collect();
+    let mut text = parts.join(", ");
+    if sizes[0] > 0 && sizes.iter().all(|&s| s == sizes[0]) {
+        text.push_str(&format!(" of {} training labels", sizes[0]));
+    }
+    Some(text)
 }
 
 fn fmt_pct(threshold: f64) -> String {

@@ -21,7 +21,13 @@ const NOT_THE_EXPERIMENT: &[&str] = &[
     "parameters",
     "out",
     "resume",
+    // Provenance and consequences of other settings (schema 1).
+    "schema_version",
+    "weight_decay_params",
 ];
+
+/// Keys added with schema 1, and the value an older config means by leaving them out.
+const ADDED_WITH_DEFAULTS: &[(&str, &str)] = &[("precision", "\"f32\""), ("pad", "null")];
 
 /// Keys shown in their own table columns; any other key that differs goes into "settings".
 const OWN_COLUMNS: &[&str] = &["model", "batchnorm", "augment", "weight_decay", "dropout"];
@@ -133,7 +139,7 @@ pub fn has_batchnorm(model: &str) -> bool {
 /// The experiment a run belongs to, as comparable strings.
 fn experiment_key(run: &Run) -> BTreeMap<String, String> {
     let mut key = BTreeMap::new();
-    if let Value::Object(map) = &run.config {
+    if let Value::Object(map) = &run.config_json {
         for (k, v) in map {
             if NOT_THE_EXPERIMENT.contains(&k.as_str()) {
                 continue;
@@ -149,8 +155,15 @@ fn experiment_key(run: &Run) -> BTreeMap<String, String> {
             key.insert(k.clone(), v);
         }
     }
+    for (k, v) in ADDED_WITH_DEFAULTS {
+        key.entry(k.to_string()).or_insert_with(|| v.to_string());
+    }
     key.insert("dataset.name".into(), run.dataset.clone());
-    key.insert("dataset.corruption".into(), format!("{:?}", run.corruption));
+    // Only the kind and level: the corruption's seed is a seed like the others.
+    key.insert(
+        "dataset.corruption".into(),
+        format!("{:?} {:?}", run.corruption.labels, run.corruption.pixels),
+    );
     key
 }
 
@@ -189,7 +202,7 @@ pub fn group_runs(runs: &[Run]) -> Vec<Group> {
             dataset: run.dataset.clone(),
             model: run.model.clone(),
             without_batchnorm: has_batchnorm(&run.model) && run.batchnorm == Some(false),
-            corruption: run.corruption,
+            corruption: run.corruption.clone(),
             augment: run.augment.clone(),
             weight_decay: run.weight_decay,
             dropout: run.dropout,

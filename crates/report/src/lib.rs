@@ -31,11 +31,12 @@ use crate::figures::{Figure, Skipped};
 /// is used up to its last complete metrics line.
 ///
 /// Writes into --out: table.md, table.csv (one row per experiment: model, data/corruption,
-/// regularizers, train and test accuracy, generalization error, steps and epochs to fit),
-/// fig1a (training loss vs steps per randomization), fig1b (time to fit relative to true labels
-/// vs label corruption), fig1c (test error vs label corruption), fig2 (test accuracy vs steps per
-/// regularizer setting, best-so-far shaded), memorization (training accuracy on the clean vs the
-/// corrupted subset), each as .png/.svg plus .csv of the plotted series, and summary.md.
+/// regularizers, train and test accuracy, top-5 where recorded, generalization error, steps and
+/// epochs to fit), fig1a (training loss vs steps per randomization, one panel per model), fig1b
+/// (time to fit relative to true labels vs label corruption), fig1c (test error vs label
+/// corruption), fig2 (test accuracy vs steps for the paper's settings: plain, w/o BatchNorm,
+/// aug+wd; best-so-far shaded), memorization (training accuracy on the clean vs the corrupted and
+/// the redrawn subset), each as .png/.svg plus .csv of the plotted series, and summary.md.
 /// A figure without matching runs is skipped with a note on stderr.
 #[derive(Debug, Parser)]
 #[command(name = "report", version)]

@@ -100,6 +100,34 @@ pub const ROWS: &[PaperRow] = &[
     },
 ];
 
+/// Whether `augment` is the paper's "random crop" (Table 1) / "data augmentation" (Table 2)
+/// setting: `Some(true)` or `Some(false)`, or `None` when it is neither. On CIFAR-10 the paper's
+/// augmentation is a random crop (a flip beside it does not matter); any other augmentation
+/// (a flip alone, random resized crops) is no row of Table 1, with or without crop.
+pub fn paper_augmentation(table: &str, augment: &[String]) -> Option<bool> {
+    if augment.is_empty() {
+        return Some(false);
+    }
+    if table != "Table 1" {
+        return Some(true);
+    }
+    let crop_only =
+        augment.iter().any(|a| a == "crop") && augment.iter().all(|a| a == "crop" || a == "flip");
+    crop_only.then_some(true)
+}
+
+/// The paper's table for a dataset name: "Table 1" for CIFAR-10, "Table 2" for ImageNet.
+pub fn table_for(dataset: &str) -> Option<&'static str> {
+    let dataset = squash(dataset);
+    if dataset.contains("cifar10") {
+        Some("Table 1")
+    } else if dataset.contains("imagenet") {
+        Some("Table 2")
+    } else {
+        None
+    }
+}
+
 fn squash(s: &str) -> String {
     s.chars()
         .filter(char::is_ascii_alphanumeric)
@@ -125,15 +153,8 @@ fn paper_model(g: &Group) -> Option<&'static str> {
 /// The paper's row for a group of runs, if the paper has one: same dataset family, model,
 /// regularizers, and either true or fully random labels on clean pixels.
 pub fn matching_row(g: &Group) -> Option<PaperRow> {
-    let dataset = squash(&g.dataset);
-    let table = if dataset.contains("cifar10") {
-        "Table 1"
-    } else if dataset.contains("imagenet") {
-        "Table 2"
-    } else {
-        return None;
-    };
-    if g.corruption.pixels != crate::runs::Pixels::None {
+    let table = table_for(&g.dataset)?;
+    if g.corruption.pixels.is_some() {
         return None;
     }
     let random_labels = match g.corruption.labels {
@@ -142,11 +163,7 @@ pub fn matching_row(g: &Group) -> Option<PaperRow> {
         _ => return None,
     };
     let model = paper_model(g)?;
-    let augmentation = if table == "Table 1" {
-        g.augment.iter().any(|a| a == "crop")
-    } else {
-        !g.augment.is_empty()
-    };
+    let augmentation = paper_augmentation(table, &g.augment)?;
     ROWS.iter().copied().find(|r| {
         r.table == table
             && r.model == model

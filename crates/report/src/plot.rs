@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::figures::Figure;
+use crate::figures::{Figure, Series};
 
 const FONT: &str = "sans-serif";
 static FONT_BYTES: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
@@ -101,6 +101,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Resu
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e:?}", fig.id);
     root.fill(&WHITE).map_err(err)?;
 
+    // One axis range for all panels, so that small multiples compare at a glance.
     let xs = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
     let ys = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
     let (x_lo, x_hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
@@ -109,18 +110,49 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Resu
     let (y_lo, y_hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
         (a.min(y), b.max(y))
     });
-    let (x0, x1) = fig.x_range.unwrap_or_else(|| padded(x_lo, x_hi));
-    let (y0, y1) = fig.y_range.unwrap_or_else(|| padded(y_lo.min(0.0), y_hi));
+    let x = fig.x_range.unwrap_or_else(|| padded(x_lo, x_hi));
+    let y = fig.y_range.unwrap_or_else(|| padded(y_lo.min(0.0), y_hi));
 
     let (w, h) = root.dim_in_pixel();
     let scale = (w.min(h * 4 / 3) as f64 / 800.0).max(0.5);
+    if fig.panels.len() <= 1 {
+        let series: Vec<&Series> = fig.series.iter().collect();
+        return draw_chart(root, fig, &fig.title, &series, x, y, scale);
+    }
+    let px = |v: f64| (v * scale).round() as u32;
+    let title_font = (FONT, px(24.0) as f64).into_font();
+    let body = root.titled(&fig.title, title_font).map_err(err)?;
+    let n = fig.panels.len();
+    let cols = (n as f64).sqrt().ceil() as usize;
+    let rows = n.div_ceil(cols);
+    let areas = body.split_evenly((rows, cols));
+    let (pw, ph) = areas[0].dim_in_pixel();
+    let panel_scale = (pw.min(ph * 4 / 3) as f64 / 800.0).max(0.65);
+    for (p, (area, title)) in areas.iter().zip(&fig.panels).enumerate() {
+        let series: Vec<&Series> = fig.series.iter().filter(|s| s.panel == p).collect();
+        draw_chart(area, fig, title, &series, x, y, panel_scale)?;
+    }
+    Ok(())
+}
+
+/// One chart: `caption` above, `series` drawn in the ranges `x` and `y`, sizes by `scale`.
+fn draw_chart<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    caption: &str,
+    series: &[&Series],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    scale: f64,
+) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e:?}", fig.id);
     let px = |v: f64| (v * scale).round() as u32;
     let title_font = (FONT, px(24.0) as f64).into_font();
     let label_font = (FONT, px(17.0) as f64).into_font();
     let tick_font = (FONT, px(14.0) as f64).into_font();
 
     let mut chart = ChartBuilder::on(root)
-        .caption(&fig.title, title_font)
+        .caption(caption, title_font)
         .margin(px(16.0))
         .x_label_area_size(px(56.0))
         .y_label_area_size(px(72.0))
@@ -142,7 +174,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Resu
         .map_err(err)?;
 
     // Bands first, so that lines stay on top of them.
-    for s in &fig.series {
+    for s in series {
         if let Some(lower) = &s.band_to {
             let mut poly: Vec<(f64, f64)> = s.points.clone();
             poly.extend(lower.iter().rev().copied());
@@ -155,7 +187,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Resu
         }
     }
     let line_width = px(2.5).max(1);
-    for s in &fig.series {
+    for s in series {
         let c = color(s.color);
         let style = ShapeStyle {
             color: c.to_rgba(),
@@ -199,7 +231,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Resu
             });
         }
     }
-    if fig.series.iter().any(|s| s.in_legend) {
+    if series.iter().any(|s| s.in_legend) {
         chart
             .configure_series_labels()
             .position(fig.legend_position.into())

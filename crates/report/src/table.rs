@@ -32,7 +32,7 @@ pub struct Row {
     pub model: String,
     pub data: String,
     pub label_corruption: f64,
-    pub pixels: Pixels,
+    pub pixels: Option<Pixels>,
     pub regularizers: String,
     pub settings: String,
     pub runs: Vec<String>,
@@ -42,6 +42,9 @@ pub struct Row {
     pub test_acc: Option<Stat>,
     /// Train minus test accuracy, percentage points.
     pub gen_error: Option<Stat>,
+    /// Top-5 accuracies in percent, over the runs that recorded them.
+    pub train_top5: Option<Stat>,
+    pub test_top5: Option<Stat>,
     /// Over the runs that reached the threshold; `runs_fitted` says how many did.
     pub steps_to_fit: Option<Stat>,
     pub epochs_to_fit: Option<Stat>,
@@ -57,6 +60,8 @@ pub fn rows(runs: &[Run], groups: &[Group], fit_threshold: f64, with_paper: bool
             let mut train = Vec::new();
             let mut test = Vec::new();
             let mut gap = Vec::new();
+            let mut train_top5 = Vec::new();
+            let mut test_top5 = Vec::new();
             let mut steps = Vec::new();
             let mut epochs = Vec::new();
             for r in &members {
@@ -70,6 +75,9 @@ pub fn rows(runs: &[Run], groups: &[Group], fit_threshold: f64, with_paper: bool
                 if let (Some(tr), Some(te)) = (tr, te) {
                     gap.push(100.0 * (tr - te));
                 }
+                let (tr5, te5) = r.final_top5();
+                train_top5.extend(tr5.map(|a| 100.0 * a));
+                test_top5.extend(te5.map(|a| 100.0 * a));
                 let (s, e) = r.time_to_fit(fit_threshold);
                 if let Some(s) = s {
                     steps.push(s as f64);
@@ -94,6 +102,8 @@ pub fn rows(runs: &[Run], groups: &[Group], fit_threshold: f64, with_paper: bool
                 train_acc: Stat::of(&train),
                 test_acc: Stat::of(&test),
                 gen_error: Stat::of(&gap),
+                train_top5: Stat::of(&train_top5),
+                test_top5: Stat::of(&test_top5),
                 runs_fitted: steps.len(),
                 steps_to_fit: Stat::of(&steps),
                 epochs_to_fit: Stat::of(&epochs),
@@ -128,12 +138,24 @@ fn num(x: Option<f64>, decimals: usize) -> String {
     }
 }
 
-fn pixels_name(p: Pixels) -> &'static str {
-    match p {
-        Pixels::None => "",
-        Pixels::Shuffled => "shuffle",
-        Pixels::Random => "random",
-        Pixels::Gaussian => "gaussian",
+fn pixels_name(p: Option<Pixels>) -> &'static str {
+    p.map_or("", Pixels::name)
+}
+
+/// Which top-5 columns the table has: only those some row has numbers for (runs before schema 1,
+/// and runs with five classes or fewer, have none).
+#[derive(Debug, Clone, Copy)]
+struct Top5Columns {
+    train: bool,
+    test: bool,
+}
+
+impl Top5Columns {
+    fn of(rows: &[Row]) -> Top5Columns {
+        Top5Columns {
+            train: rows.iter().any(|r| r.train_top5.is_some()),
+            test: rows.iter().any(|r| r.test_top5.is_some()),
+        }
     }
 }
 
@@ -152,6 +174,15 @@ pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
         "train_acc_pct_std",
         "test_acc_pct",
         "test_acc_pct_std",
+    ];
+    let top5 = Top5Columns::of(rows);
+    if top5.train {
+        header.extend(["train_top5_pct", "train_top5_pct_std"]);
+    }
+    if top5.test {
+        header.extend(["test_top5_pct", "test_top5_pct_std"]);
+    }
+    header.extend([
         "gen_error_pct",
         "gen_error_pct_std",
         "fit_threshold",
@@ -160,7 +191,7 @@ pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
         "steps_to_fit_std",
         "epochs_to_fit",
         "epochs_to_fit_std",
-    ];
+    ]);
     if with_paper {
         header.extend([
             "paper_table",
@@ -170,6 +201,9 @@ pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
             "train_diff_pct",
             "test_diff_pct",
         ]);
+        if top5.test {
+            header.push("test_top5_diff_pct");
+        }
     }
     let mut out = header.join(",");
     out.push('\n');
@@ -190,6 +224,14 @@ pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
             sd(r.train_acc, 6),
             mean(r.test_acc, 6),
             sd(r.test_acc, 6),
+        ];
+        if top5.train {
+            fields.extend([mean(r.train_top5, 6), sd(r.train_top5, 6)]);
+        }
+        if top5.test {
+            fields.extend([mean(r.test_top5, 6), sd(r.test_top5, 6)]);
+        }
+        fields.extend([
             mean(r.gen_error, 6),
             sd(r.gen_error, 6),
             fmt_num(fit_threshold),
@@ -198,7 +240,7 @@ pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
             sd(r.steps_to_fit, 3),
             mean(r.epochs_to_fit, 6),
             sd(r.epochs_to_fit, 6),
-        ];
+        ]);
         if with_paper {
             let p = r.paper;
             let diff = |ours: Option<Stat>, theirs: Option<f64>| match (ours, theirs) {
@@ -213,6 +255,9 @@ pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
                 diff(r.train_acc, p.and_then(|p| p.train)),
                 diff(r.test_acc, p.and_then(|p| p.test)),
             ]);
+            if top5.test {
+                fields.push(diff(r.test_top5, p.and_then(|p| p.test_top5)));
+            }
         }
         out.push_str(&fields.join(","));
         out.push('\n');
@@ -236,6 +281,7 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
     let several_datasets = rows.iter().any(|r| r.dataset != rows[0].dataset);
     let any_settings = rows.iter().any(|r| !r.settings.is_empty());
     let pct = fmt_num((fit_threshold * 1000.0).round() / 10.0);
+    let top5 = Top5Columns::of(rows);
 
     let mut head: Vec<String> = Vec::new();
     if several_datasets {
@@ -249,6 +295,14 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
         "Seeds".into(),
         "Train acc. (%)".into(),
         "Test acc. (%)".into(),
+    ]);
+    if top5.train {
+        head.push("Train top-5 (%)".into());
+    }
+    if top5.test {
+        head.push("Test top-5 (%)".into());
+    }
+    head.extend([
         "Gen. error (pp)".into(),
         format!("Steps to {pct}% train"),
         format!("Epochs to {pct}% train"),
@@ -259,6 +313,9 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
             "Paper test (%)".into(),
             "Δ test (pp)".into(),
         ]);
+        if top5.test {
+            head.extend(["Paper test top-5 (%)".into(), "Δ test top-5 (pp)".into()]);
+        }
     }
 
     let mut out = String::new();
@@ -298,6 +355,12 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
         cells.push(seeds);
         cells.push(pm(r.train_acc, 2));
         cells.push(pm(r.test_acc, 2));
+        if top5.train {
+            cells.push(pm(r.train_top5, 2));
+        }
+        if top5.test {
+            cells.push(pm(r.test_top5, 2));
+        }
         cells.push(pm(r.gen_error, 2));
         let fit = |s: Option<Stat>, d: usize| {
             let text = pm(s, d);
@@ -314,10 +377,15 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
             let show = |x: Option<f64>| x.map(|v| format!("{v:.2}")).unwrap_or_else(|| "–".into());
             cells.push(show(p.and_then(|p| p.train)));
             cells.push(show(p.and_then(|p| p.test)));
-            cells.push(match (r.test_acc, p.and_then(|p| p.test)) {
+            let delta = |ours: Option<Stat>, theirs: Option<f64>| match (ours, theirs) {
                 (Some(o), Some(t)) => format!("{:+.2}", o.mean - t),
                 _ => "–".into(),
-            });
+            };
+            cells.push(delta(r.test_acc, p.and_then(|p| p.test)));
+            if top5.test {
+                cells.push(show(p.and_then(|p| p.test_top5)));
+                cells.push(delta(r.test_top5, p.and_then(|p| p.test_top5)));
+            }
         }
         let _ = writeln!(out, "| {} |", cells.join(" | "));
     }

@@ -125,6 +125,7 @@ fn label_noise_slows_fitting_relative_to_true_labels_and_raises_test_error() {
     let c = series(&out.join("fig1c.csv"));
     let alexnet = &c.iter().find(|(n, _)| n == "AlexNet-small").unwrap().1;
     let errors: Vec<f64> = alexnet.iter().map(|p| p.1).collect();
+    assert_eq!(errors.len(), 3, "{errors:?}");
     for (got, want) in errors.iter().zip([20.0, 55.0, 90.0]) {
         assert_close(*got, want);
     }
@@ -239,6 +240,7 @@ fn figure2_shades_the_cumulative_best_test_accuracy() {
         ]
     );
     let ys = |i: usize| s[i].1.iter().map(|p| p.1).collect::<Vec<f64>>();
+    assert_eq!((ys(2).len(), ys(3).len()), (5, 5));
     for (got, want) in ys(2).iter().zip([10.0, 60.0, 70.0, 65.0, 66.0]) {
         assert_close(*got, want);
     }
@@ -247,8 +249,10 @@ fn figure2_shades_the_cumulative_best_test_accuracy() {
     }
 }
 
+/// A run from before schema 1 recorded the redrawn subset under `train_acc_corrupted`: it is
+/// drawn as the redrawn subset, with a note.
 #[test]
-fn memorization_plots_the_clean_and_the_corrupted_subset() {
+fn memorization_of_an_old_run_plots_the_clean_and_the_redrawn_subset() {
     let dir = tempfile::tempdir().unwrap();
     let run = Fixture::new("p04", "mlp-1x512")
         .labels(0.4)
@@ -256,13 +260,15 @@ fn memorization_plots_the_clean_and_the_corrupted_subset() {
         .subsets(&[(0.1, 0.1), (0.95, 0.3), (1.0, 1.0)])
         .write(dir.path());
     let out = dir.path().join("out");
-    report(&[&run, &"--out", &out]).assert_code(0);
+    let r = report(&[&run, &"--out", &out]);
+    r.assert_code(0);
     let s = series(&out.join("memorization.csv"));
     assert_eq!(s.len(), 2);
     assert_eq!(s[0].0, "labels p=0.4: clean subset");
     assert_eq!(s[0].1, vec![(0.0, 10.0), (0.5, 95.0), (1.0, 100.0)]);
-    assert_eq!(s[1].0, "labels p=0.4: corrupted subset");
+    assert_eq!(s[1].0, "labels p=0.4: redrawn subset");
     assert_eq!(s[1].1, vec![(0.0, 10.0), (0.5, 30.0), (1.0, 100.0)]);
+    assert!(r.stderr().contains("before schema 1"), "{}", r.stderr());
 }
 
 #[test]

@@ -28,6 +28,15 @@ pub struct Fixture {
     /// Per eval: (accuracy on the clean subset, on the corrupted subset).
     pub subsets: Option<Vec<(f64, f64)>>,
     pub finished: bool,
+    /// `schema_version` to write (`None`: a folder from before schema 1, without the new fields).
+    pub schema: Option<u32>,
+    /// Per eval: (train top-5, test top-5).
+    pub top5: Option<Vec<(f64, f64)>>,
+    /// Per eval: accuracy on the redrawn subset (schema 1).
+    pub redrawn: Option<Vec<f64>>,
+    /// summary.json's (corrupted_count, redrawn_count).
+    pub counts: Option<(usize, usize)>,
+    pub batchnorm: bool,
 }
 
 impl Fixture {
@@ -44,7 +53,34 @@ impl Fixture {
             losses: vec![(0, 2.3), (250, 1.5), (500, 0.9), (750, 0.4), (1000, 0.05)],
             subsets: None,
             finished: true,
+            schema: None,
+            top5: None,
+            redrawn: None,
+            counts: None,
+            batchnorm: true,
         }
+    }
+
+    /// Written with schema `v` (1: the fields of issue 15).
+    pub fn schema(mut self, v: u32) -> Self {
+        self.schema = Some(v);
+        self
+    }
+    pub fn top5(mut self, t: &[(f64, f64)]) -> Self {
+        self.top5 = Some(t.to_vec());
+        self
+    }
+    pub fn redrawn(mut self, r: &[f64]) -> Self {
+        self.redrawn = Some(r.to_vec());
+        self
+    }
+    pub fn counts(mut self, corrupted: usize, redrawn: usize) -> Self {
+        self.counts = Some((corrupted, redrawn));
+        self
+    }
+    pub fn no_batchnorm(mut self) -> Self {
+        self.batchnorm = false;
+        self
     }
 
     pub fn seed(mut self, seed: u64) -> Self {
@@ -107,8 +143,15 @@ impl Fixture {
             "input_shape": [28, 28, 3], "num_classes": 10, "train_size": 1000, "test_size": 200, "parameters": 1209866,
             "epochs": 10, "max_steps": null, "until_train_acc": 1.0, "batch_size": 128, "lr": 0.01, "lr_decay": 0.95,
             "momentum": 0.9, "weight_decay": self.weight_decay, "dropout": 0.0, "augment": self.augment,
-            "batchnorm": true, "seed": self.seed, "device": "cpu", "threads": 2, "eval_every": 1, "version": "0.1.0"
+            "batchnorm": self.batchnorm, "seed": self.seed, "device": "cpu", "threads": 2, "eval_every": 1, "version": "0.1.0"
         });
+        let mut config = config;
+        if let Some(v) = self.schema {
+            config["schema_version"] = json!(v);
+            config["weight_decay_params"] = json!(["fc1.weight", "fc2.weight"]);
+            config["pad"] = Value::Null;
+            config["precision"] = json!("f32");
+        }
         fs::write(
             run.join("config.json"),
             serde_json::to_string_pretty(&config).unwrap(),
@@ -126,10 +169,20 @@ impl Fixture {
                 Some(s) => (json!(s[i].0), json!(s[i].1)),
                 None => (Value::Null, Value::Null),
             };
-            lines.push(json!({"kind": "eval", "step": step, "epoch": step as f64 / steps_per_epoch, "lr": 0.01,
+            let mut line = json!({"kind": "eval", "step": step, "epoch": step as f64 / steps_per_epoch, "lr": 0.01,
                 "train_loss": 1.0, "train_acc": train, "test_loss": 1.0, "test_acc": test,
                 "train_acc_corrupted": corrupted, "train_acc_clean": clean, "train_acc_vs_clean_labels": null,
-                "images_per_sec": 1000.0, "wall_s": 0.1}));
+                "images_per_sec": 1000.0, "wall_s": 0.1});
+            if self.schema.is_some() {
+                let (t5, s5) = self.top5.as_ref().map_or((Value::Null, Value::Null), |t| {
+                    (json!(t[i].0), json!(t[i].1))
+                });
+                line["train_top5"] = t5;
+                line["test_top5"] = s5;
+                line["train_acc_redrawn"] =
+                    self.redrawn.as_ref().map_or(Value::Null, |r| json!(r[i]));
+            }
+            lines.push(line);
         }
         let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
         fs::write(run.join("metrics.jsonl"), text).unwrap();
@@ -144,7 +197,7 @@ impl Fixture {
                 steps_to.insert(t, json!(hit));
                 epochs_to.insert(t, json!(hit.map(|s| s as f64 / steps_per_epoch)));
             }
-            let summary = json!({
+            let mut summary = json!({
                 "model": self.model, "dataset": self.dataset, "corruption": self.corruption_json(),
                 "steps": last.0, "epochs": last.0 as f64 / steps_per_epoch, "stopped": "until_train_acc",
                 "final": {"train_acc": last.1, "test_acc": last.2, "train_loss": 0.01, "test_loss": 2.0,
@@ -152,6 +205,17 @@ impl Fixture {
                 "generalization_error": last.1 - last.2, "best_test_acc": last.2, "best_test_step": last.0,
                 "steps_to_train_acc": steps_to, "epochs_to_train_acc": epochs_to, "wall_s": 1.0, "parameters": 1209866
             });
+            if self.schema.is_some() {
+                let i = self.evals.len() - 1;
+                summary["schema_version"] = json!(self.schema);
+                let (t5, s5) = self.top5.as_ref().map_or((Value::Null, Value::Null), |t| {
+                    (json!(t[i].0), json!(t[i].1))
+                });
+                summary["final"]["train_top5"] = t5;
+                summary["final"]["test_top5"] = s5;
+                summary["corrupted_count"] = json!(self.counts.map(|c| c.0));
+                summary["redrawn_count"] = json!(self.counts.map(|c| c.1));
+            }
             fs::write(
                 run.join("summary.json"),
                 serde_json::to_string_pretty(&summary).unwrap(),
