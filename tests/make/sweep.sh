@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The Makefile sweeps end to end on a tiny generated dataset, in a scratch directory:
 # every run target is made, the report is written, a deleted run (and only it) is made again with
-# the same numbers, a run whose summary is lost resumes from its checkpoint, and `make -n figure1`
-# lists the paper's runs. Needs the tools built (make build) and the project venv.
+# the same numbers, a run whose summary is lost resumes from its checkpoint, and `make -n figure1
+# table1 figure2 imagenet` list the paper's runs, each run folder with one command and the stopping
+# rule its name says. Needs the tools built (make build) and the project venv.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d)
@@ -66,17 +67,59 @@ ok "a run without summary.json resumes from its checkpoint"
 make "${sweep[@]}" -q -o tools $runs || fail "the sweep should be up to date"
 ok "an up-to-date sweep has nothing to do"
 
-planned=$(make -f "$repo/Makefile" --no-print-directory -n figure1 NOBUILD=1 CIFAR_ARCHIVE=cifar-10-binary.tar.gz | grep -o -- '--out runs/cifar10/[^ ]*' | sort -u)
-n=$(wc -l <<<"$planned")
-[[ $n -eq 27 ]] || fail "make -n figure1 should list 27 runs, got $n: $planned"
-for r in gaussian--inception-small random-pixels--inception-small labels0.6--alexnet-small random-labels--mlp-1x512; do
-    grep -q "runs/cifar10/$r--plain--s1" <<<"$planned" || fail "figure1 lacks $r"
-done
-ok "make -n figure1 lists the 27 runs of Figure 1"
+# The paper's targets, planned (make -n): "<run folder> <train flags after --out>" per line.
+plan() { make -f "$repo/Makefile" --no-print-directory -n "$@" NOBUILD=1 CIFAR_ARCHIVE=cifar-10-binary.tar.gz IMAGENET=imagenet-root |
+         grep -- '--model' | sed -E 's/.*--out ([^ ]+) (.*) \$\(\[ -d .*/\1 \2/' | tr -s ' ' | sort -u; }
+# Each run folder has exactly one command, and its stopping rule is the one its name says.
+check_rules() {
+    local dups
+    dups=$(cut -d' ' -f1 <<<"$1" | uniq -d)
+    [[ -z $dups ]] || fail "$2: run folders planned with different commands: $dups"
+    while read -r dir flags; do
+        case $dir in
+            *--e[0-9]*--s*) n=${dir##*--e}; n=${n%%--*}
+                [[ " $flags " == *" --epochs $n "* && $flags != *--until-train-acc* ]] || fail "$2: $dir should train exactly $n epochs: $flags" ;;
+            *--fit[0-9]*--s*) n=${dir##*--fit}; n=${n%%--*}
+                [[ " $flags " == *" --until-train-acc 1.0 --epochs $n "* ]] || fail "$2: $dir should train until it fits, at most $n epochs: $flags" ;;
+            *) fail "$2: $dir names no stopping rule" ;;
+        esac
+    done <<<"$1"
+}
 
-planned=$(make -f "$repo/Makefile" --no-print-directory -n imagenet NOBUILD=1 IMAGENET=imagenet-root | grep -- '--model inception-v3' | sort -u)
-[[ $(wc -l <<<"$planned") -eq 5 ]] || fail "make -n imagenet should list 5 runs: $planned"
-grep -q -- "--test data/imagenet-val.npz --out runs/imagenet/random-labels--inception-v3--plain--s1" <<<"$planned" || fail "imagenet runs lack --test: $planned"
-ok "make -n imagenet lists the 5 Inception V3 runs of Table 2, scored on the validation file"
+planned=$(plan figure1)
+[[ $(wc -l <<<"$planned") -eq 27 ]] || fail "make -n figure1 should list 27 runs, got: $planned"
+for r in gaussian--inception-small random-pixels--inception-small labels0.6--alexnet-small random-labels--mlp-1x512; do
+    grep -q "^runs/cifar10/$r--plain--fit100--s1 " <<<"$planned" || fail "figure1 lacks $r"
+done
+grep -vq -- "--eval-every 0.25" <<<"$planned" && fail "figure1 runs should evaluate every 0.25 epoch: $planned"
+check_rules "$planned" figure1
+ok "make -n figure1 lists the 27 runs of Figure 1, each until 100% train accuracy (at most 100 epochs), evaluated every 0.25 epoch"
+
+planned=$(plan table1)
+[[ $(wc -l <<<"$planned") -eq 23 ]] || fail "make -n table1 should list 23 runs, got: $planned"
+[[ $(grep -c -- '^runs/cifar10/true--.*--e100--s1 ' <<<"$planned") -eq 18 ]] || fail "table1: 18 true-label runs with a 100-epoch budget: $planned"
+for r in inception-small--plain inception-small--nobn alexnet-small--plain mlp-3x512--plain mlp-1x512--plain; do
+    grep -q "^runs/cifar10/random-labels--$r--fit100--s1 " <<<"$planned" || fail "table1 lacks random labels $r (until fit)"
+done
+check_rules "$planned" table1
+ok "make -n table1 lists 18 fixed-budget true-label runs and 5 random-label runs until fit (Inception without BN too)"
+
+planned=$(plan figure2)
+[[ $(wc -l <<<"$planned") -eq 3 ]] || fail "make -n figure2 should list 3 runs, got: $planned"
+check_rules "$planned" figure2
+planned=$(plan figure1 table1 figure2)
+check_rules "$planned" "figure1+table1+figure2"
+ok "figure2 trains a fixed budget; across figure1, table1 and figure2 no run folder has two commands"
+
+planned=$(plan imagenet)
+[[ $(wc -l <<<"$planned") -eq 7 ]] || fail "make -n imagenet should list 7 runs: $planned"
+for r in true--inception-v3--rrc+dropout+wd--e100 true--inception-v3--plain--e100 random-labels--inception-v3--plain--fit100 \
+         random-labels--inception-v3--wd--fit100 random-labels--inception-v3--dropout+wd--fit100; do
+    grep -q "^runs/imagenet/$r--s1 " <<<"$planned" || fail "imagenet lacks $r: $planned"
+done
+commands=$(make -f "$repo/Makefile" --no-print-directory -n imagenet NOBUILD=1 IMAGENET=imagenet-root | grep -- '--model inception-v3')
+grep -vq -- "--test data/imagenet-val.npz --out" <<<"$commands" && fail "imagenet runs lack --test: $commands"
+check_rules "$planned" imagenet
+ok "make -n imagenet lists the 7 Inception V3 runs of Table 2 (random labels with none / wd / dropout+wd), scored on the validation file"
 
 echo "$passed passed, 0 failed"

@@ -1,14 +1,14 @@
-# ---- train (crates/train): libtorch and the build environment ------------------------------
-# Included by the root Makefile. Every cargo command that builds or tests the `train` package
-# (or the whole workspace) needs LIBTORCH in its environment and the libtorch folder in place,
-# so the lead's Makefile should:
-#   * keep `export LIBTORCH` below at top level (cargo picks it up in every recipe), and
-#   * make each target that runs cargo on train (or on the workspace) depend on $(LIBTORCH_STAMP).
+# libtorch for `train` (crates/train) and the build environment cargo needs for it.
+# Every cargo command that builds or tests `train` (or the whole workspace) needs LIBTORCH in its
+# environment and the libtorch folder in place: `export LIBTORCH` below reaches every recipe, and
+# each target that runs cargo on train or on the workspace depends on $(LIBTORCH_STAMP).
 # Changing LIBTORCH rebuilds torch-sys and burn (~6 min): keep it at this one fixed path.
 #
 # TORCH=cuda (on a GPU machine): a venv with the full torch==2.9.0 wheel (~4 GB of CUDA wheels)
 # replaces the CPU-only folder; torch-sys finds it through LIBTORCH_USE_PYTORCH and the venv's
 # `python`, and crates/train/build.rs gives the binary an rpath to that venv's torch/lib.
+
+##@ libtorch (train's backend)
 
 TORCH ?= cpu
 LIBTORCH_DIR := $(ROOT)/libtorch
@@ -24,7 +24,7 @@ export LIBTORCH := $(LIBTORCH_DIR)
 LIBTORCH_STAMP := $(LIBTORCH_DIR)/.rethink-stamp
 endif
 
-.PHONY: libtorch train bench-train gpu-check
+.PHONY: libtorch train
 
 libtorch: $(LIBTORCH_STAMP) ## libtorch 2.9.0 for `train` (CPU from PyPI wheels, ~0.9 GB download, cached; TORCH=cuda: full wheel)
 
@@ -36,11 +36,5 @@ $(CUDA_VENV)/.torch-2.9.0:
 	$(CUDA_VENV)/bin/pip install torch==2.9.0 numpy
 	touch $@
 
-train: $(LIBTORCH_STAMP) ## build target/release/train (runs without LD_LIBRARY_PATH)
+train: $(LIBTORCH_STAMP) ## build target/release/train only (runs without LD_LIBRARY_PATH)
 	cargo build --release -p train --manifest-path $(ROOT)/Cargo.toml
-
-bench-train: train ## train-step and epoch throughput vs PyTorch 2.9 eager (needs torch in .venv, see the script)
-	$(ROOT)/scripts/bench-train
-
-gpu-check: ## build, then on a GPU machine: train on cuda vs PyTorch (see scripts/gpu-check)
-	$(ROOT)/scripts/gpu-check

@@ -1,0 +1,18 @@
+# Benchmarks: each compares a tool with its baseline on this machine (numbers in the README's Speed
+# section). Not part of `make test`: they take minutes and their numbers depend on the machine.
+
+##@ Benchmarks
+
+.PHONY: bench-format bench-corrupt bench-train gpu-check
+
+bench-format: build ## dataset file throughput: pipe and mmap vs cat and numpy
+	$(ROOT)/scripts/bench-format
+
+bench-corrupt: ## corrupt/subset on a CIFAR-sized file vs numpy and vs cat (REPEAT=3 TRAIN=50000 TEST=10000)
+	$(ROOT)/scripts/bench-corrupt
+
+bench-train: train ## train-step and epoch throughput vs PyTorch 2.9 eager (needs torch in .venv, see the script)
+	$(ROOT)/scripts/bench-train
+
+gpu-check: ## build, then on a GPU machine: train on cuda vs PyTorch (see scripts/gpu-check)
+	$(ROOT)/scripts/gpu-check
