@@ -56,7 +56,8 @@ pub fn exit_for(tool: &str, err: &anyhow::Error) -> ExitCode {
     if is_broken_pipe(err) {
         return ExitCode::SUCCESS;
     }
-    let text = format!("{err:#}").replace('\n', " ");
+    // Messages quote files (entry names, header text) and paths: escape what would break the line.
+    let text = rethink_dataset::escape_controls(&format!("{err:#}").replace('\n', " "));
     eprintln!("{tool}: {text}");
     if err.chain().any(|e| e.is::<UsageError>()) {
         ExitCode::from(2)
@@ -210,7 +211,7 @@ fn widen_pipe(fd: &impl std::os::fd::AsRawFd) {
     let _ = fd;
 }
 
-/// Writes `path` through a temporary sibling and a rename: readers never see half a file.
+/// Writes `path` through a temporary file and a rename: readers never see half a file.
 pub fn atomic_write(
     path: &Path,
     write: impl FnOnce(&mut dyn Write) -> anyhow::Result<()>,
@@ -219,6 +220,11 @@ pub fn atomic_write(
 }
 
 /// [`atomic_write`] with a buffered writer that can also seek (within the temporary file).
+///
+/// On Linux the temporary file is unnamed (`O_TMPFILE`) and linked into place only when it is
+/// complete, so a killed writer leaves nothing behind; where the file system cannot do that (or
+/// `/proc` is missing) it is a hidden sibling `.NAME.XXXXXX.tmp`, removed on error or panic but
+/// left behind by `kill -9`.
 pub fn atomic_write_file(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<&File>) -> anyhow::Result<()>,
@@ -227,6 +233,23 @@ pub fn atomic_write_file(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    #[cfg(target_os = "linux")]
+    if let Some(file) = unnamed::create(dir) {
+        let file = file.with_context(|| {
+            format!(
+                "{}: cannot create a temporary file in {}",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        fill(path, &file, write)?;
+        return unnamed::link(&file, dir, path).with_context(|| {
+            format!(
+                "{}: cannot link the written file into place",
+                path.display()
+            )
+        });
+    }
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -242,18 +265,7 @@ pub fn atomic_write_file(
                 dir.display()
             )
         })?;
-    let mut out = BufWriter::with_capacity(1 << 20, tmp.as_file());
-    write(&mut out)?;
-    out.flush()
-        .with_context(|| format!("{}: cannot write", path.display()))?;
-    drop(out);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = tmp
-            .as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644));
-    }
+    fill(path, tmp.as_file(), write)?;
     tmp.persist(path).with_context(|| {
         format!(
             "{}: cannot rename the temporary file into place",
@@ -261,6 +273,113 @@ pub fn atomic_write_file(
         )
     })?;
     Ok(())
+}
+
+/// Writes the temporary file through a buffer and gives it the output's permissions.
+fn fill(
+    path: &Path,
+    file: &File,
+    write: impl FnOnce(&mut BufWriter<&File>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    write(&mut out)?;
+    out.flush()
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    drop(out);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = file.set_permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    Ok(())
+}
+
+/// Unnamed temporary files (`O_TMPFILE`): an inode with no name until it is linked, so nothing
+/// is left to clean up when the process dies first.
+#[cfg(target_os = "linux")]
+mod unnamed {
+    use std::ffi::CString;
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::{Path, PathBuf};
+
+    /// An unnamed file in `dir`; `None` when this file system or system cannot make one (the
+    /// caller then uses a named temporary file), `Some(Err)` for other failures.
+    pub fn create(dir: &Path) -> Option<io::Result<File>> {
+        // Linking goes through /proc/self/fd (linkat with AT_EMPTY_PATH needs a capability).
+        if !Path::new("/proc/self/fd").is_dir() {
+            return None;
+        }
+        let dir = CString::new(dir.as_os_str().as_bytes()).ok()?;
+        // SAFETY: a plain open(2) of a NUL-terminated path; the descriptor is owned below.
+        let fd = unsafe {
+            libc::open(
+                dir.as_ptr(),
+                libc::O_TMPFILE | libc::O_RDWR | libc::O_CLOEXEC,
+                0o644 as libc::c_uint,
+            )
+        };
+        if fd < 0 {
+            let err = io::Error::last_os_error();
+            return match err.raw_os_error() {
+                // No O_TMPFILE on this kernel or file system (NFS, old kernels say EISDIR).
+                Some(libc::EOPNOTSUPP | libc::EISDIR | libc::EINVAL | libc::ENOSYS) => None,
+                _ => Some(Err(err)),
+            };
+        }
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        Some(Ok(unsafe { File::from_raw_fd(fd) }))
+    }
+
+    /// Gives the complete `file` the name `path`, replacing what is there: linked straight to
+    /// `path` when it is free, else to a hidden sibling that is renamed over `path` at once.
+    pub fn link(file: &File, dir: &Path, path: &Path) -> io::Result<()> {
+        let source = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .expect("no NUL in a number");
+        let link_to = |target: &Path| -> io::Result<()> {
+            let target = CString::new(target.as_os_str().as_bytes())
+                .map_err(|_| io::Error::other("NUL in the output path"))?;
+            // SAFETY: linkat(2) with two NUL-terminated paths.
+            let rc = unsafe {
+                libc::linkat(
+                    libc::AT_FDCWD,
+                    source.as_ptr(),
+                    libc::AT_FDCWD,
+                    target.as_ptr(),
+                    libc::AT_SYMLINK_FOLLOW,
+                )
+            };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        };
+        match link_to(path) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            done => return done,
+        }
+        let file_name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for attempt in 0u32.. {
+            let tmp: PathBuf =
+                dir.join(format!(".{file_name}.{}-{attempt}.tmp", std::process::id()));
+            match link_to(&tmp) {
+                Ok(()) => {
+                    return std::fs::rename(&tmp, path).inspect_err(|_| {
+                        let _ = std::fs::remove_file(&tmp);
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => {}
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("the loop returns")
+    }
 }
 
 /// The history record for this process: the tool, its version and its command-line arguments.

@@ -143,6 +143,40 @@ impl Buffer {
         Buffer(BufferInner::Small(vec![0; len]))
     }
 
+    /// Room for up to `len` bytes that a stream declares but may not deliver: the memory is
+    /// reserved, not touched ([`Buffer::populate`] faults it in window by window as data comes),
+    /// so a lying size costs address space only, and an impossible one is an error, not an abort.
+    pub(crate) fn reserve(len: usize) -> std::io::Result<Buffer> {
+        if len < HUGE {
+            return Ok(Buffer(BufferInner::Small(vec![0; len])));
+        }
+        if len > isize::MAX as usize {
+            return Err(std::io::Error::other(format!(
+                "cannot allocate {len} bytes"
+            )));
+        }
+        let map = memmap2::MmapOptions::new()
+            .len(len)
+            .map_anon()
+            .map_err(|e| std::io::Error::other(format!("cannot allocate {len} bytes: {e}")))?;
+        let _ = map.advise(memmap2::Advice::HugePage);
+        Ok(Buffer(BufferInner::Mapped(map)))
+    }
+
+    /// Faults in `range` of a [`Buffer::reserve`]d buffer in one call (best effort: pages fault
+    /// in one by one otherwise).
+    pub(crate) fn populate(&mut self, range: Range<usize>) {
+        if let BufferInner::Mapped(map) = &self.0
+            && range.start < range.end
+        {
+            let _ = map.advise_range(
+                memmap2::Advice::PopulateWrite,
+                range.start,
+                range.end - range.start,
+            );
+        }
+    }
+
     /// The buffer as immutable shared bytes.
     pub fn freeze(self) -> Bytes {
         match self.0 {

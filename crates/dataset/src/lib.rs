@@ -14,6 +14,7 @@
 //! Everything read is validated; errors name the file, the entry and the mismatch.
 
 mod bytes;
+mod limits;
 mod meta;
 pub mod npy;
 mod zipfile;
@@ -26,6 +27,9 @@ use std::path::Path;
 use rayon::prelude::*;
 
 pub use bytes::{Buffer, Bytes};
+pub use limits::{
+    DEFAULT_MAX_EXPAND, MAX_EXPAND_VAR, ReadLimits, escape_controls, parse_size, printable,
+};
 pub use meta::{Corruption, HistoryRecord, Meta};
 pub use npy::Dtype;
 
@@ -40,9 +44,10 @@ pub const ENTRIES: [&str; 7] = [
     "test_labels",
 ];
 
-/// An error that names the file it is about.
+/// An error that names the file it is about. It prints as one line: control characters in the
+/// file name or the message (which may quote the file) are escaped.
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: {message}")]
+#[error("{}: {}", escape_controls(file), escape_controls(message))]
 pub struct Error {
     pub file: String,
     pub message: String,
@@ -516,13 +521,20 @@ pub fn read_path(path: impl AsRef<Path>) -> Result<Dataset> {
     read_file(file, &name)
 }
 
+/// The limits the environment sets ([`MAX_EXPAND_VAR`]); a malformed value is an error about
+/// the file being read, so every tool reports it the same way.
+fn env_limits(name: &str) -> Result<ReadLimits> {
+    ReadLimits::from_env().map_err(|m| Error::new(name, m))
+}
+
 /// Reads a dataset from an open file: memory-mapped when it is a regular file (also when it is
 /// stdin redirected from a file), streamed otherwise.
 pub fn read_file(file: File, name: &str) -> Result<Dataset> {
+    let limits = env_limits(name)?;
     let io_err = |e: io::Error| Error::new(name, format!("cannot read: {e}"));
     let meta = file.metadata().map_err(io_err)?;
     if !meta.is_file() {
-        return read_from(file, name);
+        return read_from_limited(file, name, &limits);
     }
     if meta.len() == 0 {
         return Err(Error::new(name, zipfile::ZipError::Empty.to_string()));
@@ -530,17 +542,22 @@ pub fn read_file(file: File, name: &str) -> Result<Dataset> {
     // SAFETY: the map is read-only; like every mmap reader we assume nobody truncates the file
     // while we hold it (our writers replace files by rename, which leaves the mapping intact).
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
-    read_bytes(Bytes::new(map), name)
+    read_bytes_limited(Bytes::new(map), name, &limits)
 }
 
 /// Reads a dataset from a stream (a pipe, stdin), front to back; `name` is used in errors.
 pub fn read_from(reader: impl Read, name: &str) -> Result<Dataset> {
+    read_from_limited(reader, name, &env_limits(name)?)
+}
+
+/// [`read_from`] under explicit limits instead of the environment's.
+pub fn read_from_limited(reader: impl Read, name: &str, limits: &ReadLimits) -> Result<Dataset> {
     let mut hashing = HashingReader {
         inner: reader,
         hasher: blake3::Hasher::new(),
     };
     let entries =
-        zipfile::read_stream(&mut hashing).map_err(|e| Error::new(name, e.to_string()))?;
+        zipfile::read_stream(&mut hashing, limits).map_err(|e| Error::new(name, e.to_string()))?;
     let dataset = parse_entries(entries, None, name)?;
     let _ = dataset
         .digest
@@ -564,7 +581,13 @@ impl<R: Read> Read for HashingReader<R> {
 
 /// Parses and validates a whole dataset file held in memory.
 pub fn read_bytes(bytes: Bytes, name: &str) -> Result<Dataset> {
-    let entries = zipfile::read_entries(&bytes).map_err(|e| Error::new(name, e.to_string()))?;
+    read_bytes_limited(bytes, name, &env_limits(name)?)
+}
+
+/// [`read_bytes`] under explicit limits instead of the environment's.
+pub fn read_bytes_limited(bytes: Bytes, name: &str, limits: &ReadLimits) -> Result<Dataset> {
+    let entries =
+        zipfile::read_entries(&bytes, limits).map_err(|e| Error::new(name, e.to_string()))?;
     parse_entries(entries, Some(bytes), name)
 }
 
@@ -584,7 +607,7 @@ fn parse_entries(
             .to_string();
         if !ENTRIES.contains(&key.as_str()) {
             return Err(err(
-                &key,
+                &printable(&key, 80),
                 format!(
                     "unknown entry (a dataset file holds {})",
                     ENTRIES.join(", ")
@@ -644,14 +667,19 @@ fn parse_entries(
                     "meta",
                     format!(
                         "expected uint8 bytes of JSON, got {} {:?}",
-                        a.descr, a.shape
+                        printable(&a.descr, 40),
+                        a.shape
                     ),
                 ));
             }
             let text =
                 std::str::from_utf8(&a.data).map_err(|e| err("meta", format!("not UTF-8: {e}")))?;
-            serde_json::from_str::<Meta>(text)
-                .map_err(|e| err("meta", format!("invalid JSON: {e}")))?
+            serde_json::from_str::<Meta>(text).map_err(|e| {
+                err(
+                    "meta",
+                    format!("invalid JSON: {}", printable(&e.to_string(), 200)),
+                )
+            })?
         }
         None => inferred_meta(name, [&train, &test]),
     };
@@ -704,7 +732,7 @@ fn to_images(a: npy::RawArray) -> Result<Images, String> {
         }
         _ => Err(format!(
             "expected dtype uint8 or float32, got '{}'",
-            a.descr
+            printable(&a.descr, 40)
         )),
     }
 }
@@ -722,7 +750,7 @@ fn to_labels(a: npy::RawArray) -> Result<Vec<u16>, String> {
             .collect()),
         _ => Err(format!(
             "expected dtype uint8 or uint16, got '{}' (use .astype(np.uint8))",
-            a.descr
+            printable(&a.descr, 40)
         )),
     }
 }
@@ -734,7 +762,10 @@ fn to_mask(a: npy::RawArray) -> Result<Vec<u8>, String> {
     match (a.dtype, a.descr.as_str()) {
         (Some(Dtype::U8), _) => Ok(a.data.to_vec()),
         (None, "|b1") => Ok(a.data[..a.shape[0].min(a.data.len())].to_vec()),
-        _ => Err(format!("expected dtype uint8 (0/1), got '{}'", a.descr)),
+        _ => Err(format!(
+            "expected dtype uint8 (0/1), got '{}'",
+            printable(&a.descr, 40)
+        )),
     }
 }
 

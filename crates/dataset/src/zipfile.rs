@@ -10,10 +10,16 @@
 //! `numpy.savez`/`savez_compressed` write to a seekable file. Archives whose local headers lack the
 //! sizes (written to a stream, with data descriptors) fall back to the `zip` crate's central
 //! directory reader.
+//!
+//! Sizes in headers are claims: nothing is allocated from one before it is checked against the
+//! bytes present (stored entries), what the compressed bytes can produce and the file's
+//! expansion budget ([`ReadLimits`]); a stream's declared size reserves address space, and memory
+//! is committed as bytes arrive.
 
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use crate::bytes::{Buffer, Bytes};
+use crate::limits::{MAX_EXPAND_VAR, ReadLimits, printable};
 
 const LOCAL_SIG: u32 = 0x0403_4b50;
 const CENTRAL_SIG: u32 = 0x0201_4b50;
@@ -260,14 +266,31 @@ pub struct Entry {
     pub data: Bytes,
 }
 
-/// Why an archive could not be read; the caller adds the file name.
+/// Why an archive could not be read; the caller adds the file name. Entry names are kept as
+/// found and shown escaped ([`printable`]).
 #[derive(Debug)]
 pub enum ZipError {
     Empty,
     NotZip,
-    Truncated { entry: String, need: u64, have: u64 },
-    Corrupt { entry: String, what: String },
+    Truncated {
+        entry: String,
+        need: u64,
+        have: u64,
+    },
+    Corrupt {
+        entry: String,
+        what: String,
+    },
+    /// The deflated entries would expand past [`ReadLimits::max_expand`].
+    TooLarge {
+        entry: String,
+        total: u64,
+        cap: u64,
+    },
 }
+
+/// Characters of an entry name shown in a message.
+const NAME_CHARS: usize = 80;
 
 impl std::fmt::Display for ZipError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -276,9 +299,20 @@ impl std::fmt::Display for ZipError {
             ZipError::NotZip => write!(f, "not an .npz file (no zip signature at the start)"),
             ZipError::Truncated { entry, need, have } => write!(
                 f,
-                "truncated file: entry '{entry}' needs {need} more bytes but only {have} remain"
+                "truncated file: entry '{}' needs {need} more bytes but only {have} remain",
+                printable(entry, NAME_CHARS)
             ),
-            ZipError::Corrupt { entry, what } => write!(f, "corrupt zip entry '{entry}': {what}"),
+            ZipError::Corrupt { entry, what } => write!(
+                f,
+                "corrupt zip entry '{}': {what}",
+                printable(entry, NAME_CHARS)
+            ),
+            ZipError::TooLarge { entry, total, cap } => write!(
+                f,
+                "entry '{}': compressed entries expand to at least {total} bytes, more than the \
+                 {cap} allowed ({MAX_EXPAND_VAR})",
+                printable(entry, NAME_CHARS)
+            ),
         }
     }
 }
@@ -336,7 +370,8 @@ impl<R: Read> Source for StreamSource<R> {
     fn take(&mut self, n: u64) -> io::Result<Bytes> {
         self.started = true;
         if n >= HUGE_ENTRY {
-            return read_into_buffer(&mut self.reader, n as usize);
+            let n = usize::try_from(n).map_err(|_| io::Error::other("size exceeds memory"))?;
+            return read_into_buffer(&mut self.reader, n);
         }
         let mut buf = Vec::with_capacity(n as usize);
         (&mut self.reader).take(n).read_to_end(&mut buf)?;
@@ -357,14 +392,25 @@ impl<R: Read> Source for StreamSource<R> {
 /// Entries at least this large are read into a [`Buffer`] (huge-page memory), hashed as they come.
 const HUGE_ENTRY: u64 = 4 << 20;
 
+/// Memory faulted in at a time while a stream fills a [`Buffer`] (at first; then as much as has
+/// arrived, up to [`POPULATE_WINDOW_MAX`]): `n` is only what the stream declares, so memory is
+/// committed as bytes arrive, never for the whole declared size at once.
+const POPULATE_WINDOW: usize = 4 << 20;
+const POPULATE_WINDOW_MAX: usize = 64 << 20;
+
 /// Reads up to `n` bytes into a fresh [`Buffer`], computing their CRC-32 piece by piece while each
 /// piece is still in cache; the returned bytes know their CRC.
 fn read_into_buffer(reader: &mut impl Read, n: usize) -> io::Result<Bytes> {
-    let mut buf = Buffer::zeroed(n);
+    let mut buf = Buffer::reserve(n)?;
     let mut crc = crc32fast::Hasher::new();
     let mut len = 0;
+    let mut populated = 0;
     while len < n {
-        match reader.read(&mut buf[len..]) {
+        if len == populated {
+            populated = n.min(populated + len.clamp(POPULATE_WINDOW, POPULATE_WINDOW_MAX));
+            buf.populate(len..populated);
+        }
+        match reader.read(&mut buf[len..populated]) {
             Ok(0) => break,
             Ok(k) => {
                 crc.update(&buf[len..len + k]);
@@ -380,19 +426,92 @@ fn read_into_buffer(reader: &mut impl Read, n: usize) -> io::Result<Bytes> {
 }
 
 /// Reads all entries of a zip archive held in `bytes`, in file order; stored entries are views.
-pub fn read_entries(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
-    parse(&mut BufferSource { bytes, pos: 0 })
+pub fn read_entries(bytes: &Bytes, limits: &ReadLimits) -> Result<Vec<Entry>, ZipError> {
+    parse(&mut BufferSource { bytes, pos: 0 }, limits)
 }
 
 /// Reads all entries of a zip archive from a stream, front to back.
-pub fn read_stream(reader: impl Read) -> Result<Vec<Entry>, ZipError> {
-    parse(&mut StreamSource {
-        reader,
-        started: false,
-    })
+pub fn read_stream(reader: impl Read, limits: &ReadLimits) -> Result<Vec<Entry>, ZipError> {
+    parse(
+        &mut StreamSource {
+            reader,
+            started: false,
+        },
+        limits,
+    )
 }
 
-fn parse(src: &mut impl Source) -> Result<Vec<Entry>, ZipError> {
+/// What deflated entries may still expand to, across one file.
+struct Budget {
+    cap: u64,
+    used: u64,
+}
+
+impl Budget {
+    /// Accounts for an entry that declares `size` bytes, or refuses it.
+    fn spend(&mut self, entry: &str, size: u64) -> Result<(), ZipError> {
+        let total = self.used.saturating_add(size);
+        if total > self.cap {
+            return Err(ZipError::TooLarge {
+                entry: entry.to_string(),
+                total,
+                cap: self.cap,
+            });
+        }
+        self.used = total;
+        Ok(())
+    }
+}
+
+/// Deflate's best ratio is 1032:1 (a 258-byte match in 2 bits); a larger declared size is a lie.
+fn deflate_can_produce(compressed: u64) -> u64 {
+    compressed.saturating_mul(1032).saturating_add(1024)
+}
+
+/// Decompresses `reader` into exactly `size` bytes: the size is checked against what `compressed`
+/// bytes can produce and against the budget before anything is allocated, the buffer is reserved
+/// fallibly, and decoding stops one byte past `size`, so a lying header cannot make it expand.
+fn inflate(
+    mut reader: impl Read,
+    entry: &str,
+    size: u64,
+    compressed: u64,
+    budget: &mut Budget,
+) -> Result<Vec<u8>, ZipError> {
+    let corrupt = |what: String| ZipError::Corrupt {
+        entry: entry.to_string(),
+        what,
+    };
+    if size > deflate_can_produce(compressed) {
+        return Err(corrupt(format!(
+            "declares {size} bytes, more than {compressed} deflated bytes can hold"
+        )));
+    }
+    budget.spend(entry, size)?;
+    let mut out = Vec::new();
+    usize::try_from(size)
+        .ok()
+        .and_then(|n| out.try_reserve_exact(n).ok())
+        .ok_or_else(|| corrupt(format!("cannot allocate {size} bytes")))?;
+    (&mut reader)
+        .take(size.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| corrupt(format!("deflate: {}", printable(&e.to_string(), 200))))?;
+    if out.len() as u64 != size {
+        return Err(corrupt(if out.len() as u64 > size {
+            format!("expands past the {size} bytes its header declares")
+        } else {
+            format!("size {} does not match the header's {size}", out.len())
+        }));
+    }
+    Ok(out)
+}
+
+fn parse(src: &mut impl Source, limits: &ReadLimits) -> Result<Vec<Entry>, ZipError> {
+    let mut budget = Budget {
+        cap: limits.max_expand,
+        used: 0,
+    };
     let io_err = |entry: &str, e: io::Error| ZipError::Corrupt {
         entry: entry.to_string(),
         what: format!("read error: {e}"),
@@ -479,7 +598,10 @@ fn parse(src: &mut impl Source) -> Result<Vec<Entry>, ZipError> {
             }
             let taken: Vec<u8> = [&sig[..], &fixed[..], &var[..]].concat();
             let whole = src.whole(&taken).map_err(|e| io_err(&name, e))?;
-            return read_with_central_directory(&whole.expect("sources return the whole input"));
+            return read_with_central_directory(
+                &whole.expect("sources return the whole input"),
+                limits,
+            );
         }
         if flags & 0x1 != 0 {
             return Err(ZipError::Corrupt {
@@ -516,16 +638,13 @@ fn parse(src: &mut impl Source) -> Result<Vec<Entry>, ZipError> {
         }
         let data = match method {
             0 => raw,
-            8 => {
-                let mut out = Vec::with_capacity(usize_ as usize);
-                flate2::read::DeflateDecoder::new(&raw[..])
-                    .read_to_end(&mut out)
-                    .map_err(|e| ZipError::Corrupt {
-                        entry: name.clone(),
-                        what: format!("deflate: {e}"),
-                    })?;
-                Bytes::from(out)
-            }
+            8 => Bytes::from(inflate(
+                flate2::read::DeflateDecoder::new(&raw[..]),
+                &name,
+                usize_,
+                csize,
+                &mut budget,
+            )?),
             m => {
                 return Err(ZipError::Corrupt {
                     entry: name,
@@ -551,28 +670,65 @@ fn parse(src: &mut impl Source) -> Result<Vec<Entry>, ZipError> {
     }
 }
 
-fn read_with_central_directory(bytes: &Bytes) -> Result<Vec<Entry>, ZipError> {
+fn read_with_central_directory(bytes: &Bytes, limits: &ReadLimits) -> Result<Vec<Entry>, ZipError> {
     let corrupt = |what: String| ZipError::Corrupt {
         entry: "(central directory)".into(),
-        what,
+        what: printable(&what, 200),
     };
     let mut archive =
         zip::ZipArchive::new(io::Cursor::new(&bytes[..])).map_err(|e| corrupt(e.to_string()))?;
-    let mut entries = Vec::with_capacity(archive.len());
+    let mut budget = Budget {
+        cap: limits.max_expand,
+        used: 0,
+    };
+    // Each entry takes at least a 46-byte central record: a larger count is not in this file.
+    let mut entries = Vec::with_capacity(archive.len().min(bytes.len() / 46));
     for i in 0..archive.len() {
         let mut file = archive.by_index(i).map_err(|e| corrupt(e.to_string()))?;
         let name = file
             .name()
             .map_err(|e| corrupt(e.to_string()))?
             .into_owned();
-        let mut out = Vec::with_capacity(file.size() as usize);
-        file.read_to_end(&mut out).map_err(|e| ZipError::Corrupt {
-            entry: name.clone(),
-            what: e.to_string(),
-        })?;
+        let (size, compressed) = (file.size(), file.compressed_size());
+        let data = match file.compression() {
+            zip::CompressionMethod::Stored => {
+                if size != compressed || size > bytes.len() as u64 {
+                    return Err(ZipError::Corrupt {
+                        entry: name,
+                        what: format!("stored entry of {size} bytes in a {compressed}-byte space"),
+                    });
+                }
+                let mut out = Vec::with_capacity(size as usize);
+                (&mut file)
+                    .take(size + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| ZipError::Corrupt {
+                        entry: name.clone(),
+                        what: printable(&e.to_string(), 200),
+                    })?;
+                if out.len() as u64 != size {
+                    return Err(ZipError::Corrupt {
+                        entry: name,
+                        what: format!("size {} does not match the header's {size}", out.len()),
+                    });
+                }
+                out
+            }
+            zip::CompressionMethod::Deflated => {
+                inflate(&mut file, &name, size, compressed, &mut budget)?
+            }
+            m => {
+                return Err(ZipError::Corrupt {
+                    entry: name,
+                    what: format!(
+                        "compression method {m:?} is not supported (only stored and deflate)"
+                    ),
+                });
+            }
+        };
         entries.push(Entry {
             name,
-            data: Bytes::from(out),
+            data: Bytes::from(data),
         });
     }
     Ok(entries)
