@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The Makefile sweeps end to end on a tiny generated dataset, in a scratch directory:
 # every run target is made, the report is written, a deleted run (and only it) is made again with
-# the same numbers, a run whose summary is lost resumes from its checkpoint, and `make -n figure1
-# table1 figure2 imagenet` list the paper's runs, each run folder with one command and the stopping
-# rule its name says. Needs the tools built (make build) and the project venv.
+# the same numbers, a run whose summary is lost resumes from its checkpoint, a STOP rule names its
+# runs apart, and `make -n figure1 table1 figure2 imagenet` list the paper's runs, each run folder
+# with one command and the stopping rule its name says. Needs the tools built (make build) and the
+# project venv.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d)
@@ -66,6 +67,21 @@ ok "a run without summary.json resumes from its checkpoint"
 
 make "${sweep[@]}" -q -o tools $runs || fail "the sweep should be up to date"
 ok "an up-to-date sweep has nothing to do"
+
+stopped=(STOP=e2 CONDITIONS=true)
+make "${sweep[@]}" "${stopped[@]}" sweep-runs >make4.log 2>&1 || { cat make4.log; fail "make sweep-runs STOP=e2"; }
+fixed=runs/tiny/true--mlp-1x512--plain--e2--s1
+[[ $(make -s "${sweep[@]}" "${stopped[@]}" print-runs) == "$fixed/summary.json" ]] || fail "STOP=e2 should name its run $fixed"
+[[ -f $fixed/summary.json ]] || { cat make4.log; fail "missing $fixed/summary.json"; }
+grep -- "--out $fixed " make4.log | grep -q -- " --epochs 2 " || { cat make4.log; fail "STOP=e2 should train with --epochs 2"; }
+"$repo/.venv/bin/python" -c 'import json,sys; sys.exit(json.load(open(sys.argv[1]))["epochs"] != 2)' $fixed/summary.json ||
+    fail "$fixed trained other than 2 epochs: $(cat $fixed/summary.json)"
+! grep -q -- "--until-train-acc" make4.log || fail "a fixed budget must not stop at a train accuracy: $(cat make4.log)"
+[[ $(stat -c '%i %y' $kept/summary.json) == "$stamp" ]] || fail "a STOP run touched the default-rule runs"
+ok "STOP=e2 trains its own run folder ($fixed) for 2 epochs, beside the default-rule runs"
+if make -s "${sweep[@]}" STOP=e2x print-runs >stop.log 2>&1; then fail "STOP=e2x should be refused"; fi
+grep -q "unknown STOP 'e2x'" stop.log || fail "STOP=e2x: $(cat stop.log)"
+ok "an unknown STOP is refused"
 
 # The paper's targets, planned (make -n): "<run folder> <train flags after --out>" per line.
 plan() { make -f "$repo/Makefile" --no-print-directory -n "$@" NOBUILD=1 CIFAR_ARCHIVE=cifar-10-binary.tar.gz IMAGENET=imagenet-root |
