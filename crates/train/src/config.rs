@@ -3,76 +3,13 @@
 
 use anyhow::Result;
 use rethink_cli::usage;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::Args;
 use crate::data::Augment;
 use crate::models::{self, ModelName};
 
-/// `config.json`; field names are the contract with `report` (TRAIN_OUTPUT.md).
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Config {
-    pub model: String,
-    pub data: String,
-    pub data_digest: Option<String>,
-    pub test_data: Option<String>,
-    pub test_data_digest: Option<String>,
-    /// Dataset name, classes, history and corruption, copied from the file's meta.
-    pub dataset: Value,
-    /// Model input, height × width × channels, after cropping.
-    pub input_shape: [usize; 3],
-    /// Stored image shape, height × width × channels.
-    pub image_shape: [usize; 3],
-    pub crop: Option<usize>,
-    pub num_classes: usize,
-    pub train_size: usize,
-    pub test_size: usize,
-    pub parameters: usize,
-    pub epochs: Option<u64>,
-    pub max_steps: Option<u64>,
-    pub until_train_acc: Option<f64>,
-    pub batch_size: usize,
-    pub steps_per_epoch: u64,
-    pub lr: f64,
-    pub lr_decay: f64,
-    pub momentum: f64,
-    pub weight_decay: f64,
-    pub dropout: f64,
-    pub augment: Vec<String>,
-    pub batchnorm: bool,
-    pub seed: u64,
-    pub device: String,
-    pub threads: usize,
-    pub eval_every: f64,
-    pub log_every: u64,
-    pub backend: String,
-    pub version: String,
-}
-
-impl Config {
-    /// The fields a resumed run must share with the run it continues: everything that changes the
-    /// trajectory. Stopping criteria, device, threads and logging may differ.
-    pub fn trajectory(&self) -> Value {
-        let mut v = serde_json::to_value(self).expect("config serializes");
-        let map = v.as_object_mut().expect("object");
-        for key in [
-            "epochs",
-            "max_steps",
-            "until_train_acc",
-            "device",
-            "threads",
-            "eval_every",
-            "log_every",
-            "version",
-            "data",
-            "test_data",
-        ] {
-            map.remove(key);
-        }
-        v
-    }
-}
+/// `config.json`: its schema is owned by the run-folder crate (crates/runs).
+pub use rethink_runs::Config;
 
 /// Options that do not depend on the data, checked before reading it.
 #[derive(Clone, Debug)]
@@ -174,6 +111,12 @@ pub fn check_args(args: &Args) -> Result<Options> {
     if args.crop == Some(0) {
         usage!("--crop must be at least 1");
     }
+    if args.no_batchnorm && matches!(model, ModelName::Mlp { .. } | ModelName::AlexNetSmall) {
+        usage!("--no-batchnorm: {model} has no BatchNorm to leave out");
+    }
+    if args.pad.is_some_and(|p| p > 0) && !augment.crop {
+        usage!("--pad pads images for random crops: it needs --augment crop");
+    }
     let Some(device) = Device::parse(&args.device) else {
         usage!("--device '{}': expected cpu, cuda or cuda:N", args.device);
     };
@@ -203,6 +146,32 @@ pub fn resolve_crop(args: &Args, [h, w, _]: [usize; 3]) -> Result<Option<usize>>
         None if h == 32 && w == 32 => Ok(Some(28)),
         None => Ok(None),
     }
+}
+
+/// The zero padding around training images before random crops: `--pad`, else 4 (the CIFAR
+/// convention) when the crop is as large as the image and could not move otherwise, else 0. A
+/// random crop that cannot move is a usage error, never a silent no-op.
+pub fn resolve_pad(
+    args: &Args,
+    augment: Augment,
+    image: [usize; 3],
+    input: [usize; 3],
+) -> Result<usize> {
+    if !augment.crop {
+        return Ok(0);
+    }
+    let fixed = input[0] >= image[0] && input[1] >= image[1];
+    let pad = args.pad.unwrap_or(if fixed { 4 } else { 0 });
+    if fixed && pad == 0 {
+        usage!(
+            "--augment crop: a {}x{} crop of {}x{} images cannot move; pad them (--pad N, default 4) or crop smaller (--crop)",
+            input[0],
+            input[1],
+            image[0],
+            image[1]
+        );
+    }
+    Ok(pad)
 }
 
 pub fn check_input(model: ModelName, input: [usize; 3]) -> Result<()> {

@@ -79,7 +79,8 @@ pub struct Args {
     #[arg(long, default_value_t = 0.9)]
     pub momentum: f64,
 
-    /// L2 weight decay, added to the gradient as wd·w (all parameters)
+    /// L2 weight decay, added to the gradient as wd·w, on conv and linear weights only (not on
+    /// biases or BatchNorm shifts: TensorFlow's convention); config.json lists the parameters
     #[arg(long, default_value_t = 0.0)]
     pub weight_decay: f64,
 
@@ -91,7 +92,12 @@ pub struct Args {
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub augment: Vec<String>,
 
-    /// Leave BatchNorm out (inception-small, wrn, inception-v3)
+    /// Zero padding on each side of a training image before its random crop [default: 4, the
+    /// CIFAR convention, when the crop is as large as the image (e.g. 28×28 Fashion-MNIST), else 0]
+    #[arg(long)]
+    pub pad: Option<usize>,
+
+    /// Leave BatchNorm out (inception-small, wrn, inception-v3; an error on models without it)
     #[arg(long)]
     pub no_batchnorm: bool,
 

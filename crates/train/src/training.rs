@@ -3,13 +3,12 @@
 //! `--resume`: every step reseeds the device generator from (seed, step) and every epoch's order
 //! comes from (seed, epoch), so a resumed run replays the uninterrupted one.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use burn::module::Module;
-use burn::optim::decay::WeightDecayConfig;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::store::ModuleRecord;
@@ -26,7 +25,9 @@ use serde_json::Value;
 use crate::Args;
 use crate::config::{self, Config};
 use crate::data::{DeviceSplit, Pipeline};
-use crate::metrics::{self, EvalRecord, MetricsLog, TrainRecord};
+use crate::metrics::{
+    self, CorruptionCounts, EvalRecord, MetricsLog, StopReason, Summary, TrainRecord,
+};
 use crate::models::{Architecture, Network};
 
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -191,6 +192,7 @@ pub fn train(args: Args) -> Result<()> {
     let crop = config::resolve_crop(&args, [h, w, c])?;
     let input = [crop.unwrap_or(h).min(h), crop.unwrap_or(w).min(w), c];
     config::check_input(options.model, input)?;
+    let pad = config::resolve_pad(&args, options.augment, [h, w, c], input)?;
     let classes = dataset.num_classes();
 
     let arch = Architecture {
@@ -213,7 +215,13 @@ pub fn train(args: Args) -> Result<()> {
     if let Some(map) = dataset_meta.as_object_mut() {
         map.remove("source");
     }
+    let weight_decay_params = if args.weight_decay > 0.0 {
+        decayed_parameters(&model)
+    } else {
+        Vec::new()
+    };
     let config = Config {
+        schema_version: rethink_runs::SCHEMA_VERSION,
         model: options.model.to_string(),
         data: data_name.clone(),
         data_digest: dataset.digest(),
@@ -236,6 +244,7 @@ pub fn train(args: Args) -> Result<()> {
         lr_decay: args.lr_decay,
         momentum: args.momentum,
         weight_decay: args.weight_decay,
+        weight_decay_params,
         dropout: args.dropout,
         augment: options
             .augment
@@ -243,28 +252,32 @@ pub fn train(args: Args) -> Result<()> {
             .into_iter()
             .map(String::from)
             .collect(),
+        pad: (pad > 0).then_some(pad),
         batchnorm: !args.no_batchnorm,
         seed: args.seed,
         device: options.device.to_string(),
         threads: options.threads,
+        precision: "f32".into(),
         eval_every: args.eval_every,
         log_every: args.log_every,
         backend: format!("burn {} + libtorch (tch {})", "0.22.1", "0.22.0"),
         version: env!("CARGO_PKG_VERSION").to_string(),
     };
 
+    // summary.json copies the corruption record typed: refuse a file whose record is malformed
+    // before training rather than drop it from the summary after.
+    config
+        .corruption()
+        .map_err(|e| anyhow!("{data_name}: meta: corruption record: {e}"))?;
+    // Weight decay is added to the gradients of the decayed parameters before the step (see
+    // `apply_weight_decay`), not by burn's optimizer, which would decay every parameter.
     let mut optimizer = {
         let momentum = (args.momentum > 0.0).then(|| {
             MomentumConfig::new()
                 .with_momentum(args.momentum)
                 .with_dampening(0.0)
         });
-        let decay =
-            (args.weight_decay > 0.0).then(|| WeightDecayConfig::new(args.weight_decay as f32));
-        SgdConfig::new()
-            .with_momentum(momentum)
-            .with_weight_decay(decay)
-            .init()
+        SgdConfig::new().with_momentum(momentum).init()
     };
 
     let (mut metrics, resume_state) = if args.resume {
@@ -315,17 +328,18 @@ pub fn train(args: Args) -> Result<()> {
             },
         )
     };
-    write_json(&config_path, &serde_json::to_value(&config)?)?;
+    config.write(&config_path)?;
 
-    let pipeline = Pipeline::new([h, w, c], crop.unwrap_or(usize::MAX), &device);
+    let pipeline = Pipeline::new([h, w, c], crop.unwrap_or(usize::MAX), pad, &device);
     let train_dev = DeviceSplit::upload(train, &device);
     let test_dev = test.as_ref().map(|t| DeviceSplit::upload(t, &device));
-    let subsets = Subsets {
-        labels: train.labels.clone(),
-        clean: dataset.train_clean_labels.clone(),
-        corrupted: dataset.train_corrupted.clone(),
-        test_labels: test.as_ref().map(|t| t.labels.clone()),
-    };
+    let subsets = Subsets::new(
+        &train.labels,
+        dataset.train_clean_labels.as_deref(),
+        dataset.train_corrupted.clone(),
+        test.as_ref().map(|t| t.labels.clone()),
+        classes,
+    );
     drop(dataset);
 
     install_sigint_handler();
@@ -374,20 +388,128 @@ fn differing_keys(a: &Value, b: &Value) -> String {
     keys.join(", ")
 }
 
-fn write_json(path: &Path, value: &Value) -> Result<()> {
-    rethink_cli::atomic_write(path, |w| {
-        serde_json::to_writer_pretty(&mut *w, value)?;
-        w.write_all(b"\n")?;
-        Ok(())
-    })
-}
-
 /// Host-side label sets for the subset accuracies.
 struct Subsets {
     labels: Vec<u16>,
     clean: Option<Vec<u16>>,
+    /// 1 where the training label differs from the clean label: the examples that can only be
+    /// memorized (a redrawn label equal to the true class can be learned by generalization).
     corrupted: Option<Vec<u8>>,
+    /// 1 where the label was redrawn (`train_corrupted`).
+    redrawn: Option<Vec<u8>>,
     test_labels: Option<Vec<u16>>,
+    /// Top-5 accuracy is recorded with more than 5 classes.
+    top5: bool,
+}
+
+impl Subsets {
+    fn new(
+        labels: &[u16],
+        clean: Option<&[u16]>,
+        redrawn: Option<Vec<u8>>,
+        test_labels: Option<Vec<u16>>,
+        classes: usize,
+    ) -> Subsets {
+        let corrupted = clean.map(|c| labels.iter().zip(c).map(|(l, c)| (l != c) as u8).collect());
+        Subsets {
+            labels: labels.to_vec(),
+            clean: clean.map(<[u16]>::to_vec),
+            corrupted,
+            redrawn,
+            test_labels,
+            top5: classes > 5,
+        }
+    }
+
+    fn counts(&self) -> CorruptionCounts {
+        let ones = |m: &Option<Vec<u8>>| m.as_ref().map(|m| m.iter().filter(|&&v| v == 1).count());
+        CorruptionCounts {
+            corrupted: ones(&self.corrupted),
+            redrawn: ones(&self.redrawn),
+        }
+    }
+}
+
+/// The names of the parameters weight decay applies to: the weights of convolutions and linear
+/// layers (not their biases, not BatchNorm's shift or scale), TensorFlow's convention.
+pub fn decayed_parameters(model: &Network) -> Vec<String> {
+    struct Names {
+        path: Vec<(String, String)>,
+        names: Vec<String>,
+    }
+    impl ModuleVisitor for Names {
+        fn enter_module(&mut self, name: &str, container: &str) {
+            self.path.push((name.to_string(), container.to_string()));
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, _: &Param<Tensor<D>>) {
+            if is_decayed(&self.path) {
+                let names: Vec<&str> = self.path.iter().map(|(n, _)| n.as_str()).collect();
+                self.names.push(names.join("."));
+            }
+        }
+    }
+    let mut visitor = Names {
+        path: Vec::new(),
+        names: Vec::new(),
+    };
+    model.visit(&mut visitor);
+    visitor.names
+}
+
+/// A `weight` field of a `Conv2d` or `Linear` (the visitor names each field with the type that
+/// holds it).
+fn is_decayed(path: &[(String, String)]) -> bool {
+    match path.last() {
+        Some((name, parent)) => {
+            name == "weight" && matches!(parent.as_str(), "Struct:Conv2d" | "Struct:Linear")
+        }
+        None => false,
+    }
+}
+
+/// Adds `weight_decay`·w to the gradient of every decayed parameter w (the L2 penalty
+/// ½·wd·‖w‖² of TensorFlow's models), before momentum, as PyTorch's SGD does.
+fn apply_weight_decay(
+    model: &Network,
+    grads: GradientsParams,
+    weight_decay: f64,
+) -> GradientsParams {
+    struct Decay {
+        path: Vec<(String, String)>,
+        grads: GradientsParams,
+        weight_decay: f64,
+    }
+    impl ModuleVisitor for Decay {
+        fn enter_module(&mut self, name: &str, container: &str) {
+            self.path.push((name.to_string(), container.to_string()));
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.pop();
+        }
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if !is_decayed(&self.path) {
+                return;
+            }
+            if let Some(grad) = self.grads.remove::<D>(param.id) {
+                let weight = param.val().inner();
+                self.grads
+                    .register(param.id, grad + weight.mul_scalar(self.weight_decay));
+            }
+        }
+    }
+    if weight_decay == 0.0 {
+        return grads;
+    }
+    let mut visitor = Decay {
+        path: Vec::new(),
+        grads,
+        weight_decay,
+    };
+    model.visit(&mut visitor);
+    visitor.grads
 }
 
 struct Run<'a> {
@@ -401,15 +523,17 @@ struct Run<'a> {
     augment: crate::data::Augment,
 }
 
-/// Mean loss and predicted classes of `model` on a whole split.
+/// Mean loss, predicted classes and the rank of each label (how many classes scored above it:
+/// 0 means top-1, < 5 top-5) of `model` on a whole split.
 fn evaluate(
     model: &Network,
     pipeline: &Pipeline,
     split: &DeviceSplit,
     batch: usize,
-) -> (f64, Vec<i64>) {
+) -> (f64, Vec<i64>, Vec<i64>) {
     let mut losses = Vec::new();
     let mut predictions = Vec::new();
+    let mut ranks = Vec::new();
     for start in (0..split.len).step_by(batch) {
         let end = (start + batch).min(split.len);
         let logits = model.forward(pipeline.eval_batch(split, start, end)); // [b, classes]
@@ -419,7 +543,16 @@ fn evaluate(
             .clone()
             .slice([start..end])
             .unsqueeze_dim::<2>(1); // [b, 1]
-        losses.push(log_probs.clone().gather(1, labels).sum().neg());
+        let label_log_probs = log_probs.clone().gather(1, labels); // [b, 1]
+        let classes = log_probs.dims()[1];
+        ranks.push(
+            log_probs
+                .clone()
+                .greater(label_log_probs.clone().expand([end - start, classes]))
+                .int()
+                .sum_dim(1),
+        ); // [b, 1]
+        losses.push(label_log_probs.sum().neg());
         predictions.push(log_probs.argmax(1)); // [b, 1]
     }
     let loss: f64 = Tensor::cat(losses, 0).sum().into_scalar::<f32>() as f64 / split.len as f64;
@@ -428,7 +561,12 @@ fn evaluate(
         .convert::<i64>()
         .to_vec::<i64>()
         .expect("int predictions");
-    (loss, predictions)
+    let ranks = Tensor::cat(ranks, 0)
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .expect("int ranks");
+    (loss, predictions, ranks)
 }
 
 impl Run<'_> {
@@ -440,19 +578,19 @@ impl Run<'_> {
         wall_s: f64,
     ) -> EvalRecord {
         let model = model.valid();
-        let (train_loss, predictions) =
+        let (train_loss, predictions, ranks) =
             evaluate(&model, self.pipeline, self.train, self.eval_batch);
         let s = self.subsets;
-        let (test_loss, test_acc) = match (self.test, &s.test_labels) {
+        let top5 = |ranks: &[i64]| s.top5.then(|| metrics::top_k(ranks, 5, None)).flatten();
+        let (test_loss, test_acc, test_top5) = match (self.test, &s.test_labels) {
             (Some(test), Some(labels)) => {
-                let (loss, p) = evaluate(&model, self.pipeline, test, self.eval_batch);
-                (Some(loss), metrics::accuracy(&p, labels, None))
+                let (loss, p, r) = evaluate(&model, self.pipeline, test, self.eval_batch);
+                (Some(loss), metrics::accuracy(&p, labels, None), top5(&r))
             }
-            _ => (None, None),
+            _ => (None, None, None),
         };
         let mask = s.corrupted.as_deref();
         EvalRecord {
-            kind: "eval".into(),
             step,
             epoch: step as f64 / self.config.steps_per_epoch as f64,
             lr: lr_at(self.config, step.saturating_sub(1)),
@@ -460,10 +598,16 @@ impl Run<'_> {
             train_acc: metrics::accuracy(&predictions, &s.labels, None).unwrap_or(0.0),
             test_loss,
             test_acc,
+            train_top5: top5(&ranks),
+            test_top5,
             train_acc_corrupted: mask
                 .and_then(|m| metrics::accuracy(&predictions, &s.labels, Some((m, 1)))),
             train_acc_clean: mask
                 .and_then(|m| metrics::accuracy(&predictions, &s.labels, Some((m, 0)))),
+            train_acc_redrawn: s
+                .redrawn
+                .as_deref()
+                .and_then(|m| metrics::accuracy(&predictions, &s.labels, Some((m, 1)))),
             train_acc_vs_clean_labels: s
                 .clean
                 .as_ref()
@@ -519,9 +663,9 @@ impl Run<'_> {
             (a, b) => a.or(b),
         };
         let stop_reason_at_cap = match (epoch_cap, config.max_steps) {
-            (Some(a), Some(b)) if b < a => "max_steps",
-            (None, Some(_)) => "max_steps",
-            _ => "epochs",
+            (Some(a), Some(b)) if b < a => StopReason::MaxSteps,
+            (None, Some(_)) => StopReason::MaxSteps,
+            _ => StopReason::Epochs,
         };
         let started = Instant::now();
         let wall = || wall_offset + started.elapsed().as_secs_f64();
@@ -575,7 +719,7 @@ impl Run<'_> {
         };
         let mut stopped = None;
         if reached(&metrics.evals) {
-            stopped = Some("until_train_acc");
+            stopped = Some(StopReason::UntilTrainAcc);
         }
         while stopped.is_none() {
             if cap.is_some_and(|c| step >= c) {
@@ -625,6 +769,7 @@ impl Run<'_> {
             let logits = model.forward(x);
             let loss = log_softmax(logits, 1).gather(1, y).mean().neg();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let grads = apply_weight_decay(&model, grads, config.weight_decay);
             model = optimizer.step(lr_at(config, step), model, grads);
             let loss = loss.detach().inner();
             loss_sum = Some(match loss_sum {
@@ -640,7 +785,6 @@ impl Run<'_> {
                     loss_sum.take().expect("loss").into_scalar::<f32>() as f64 / loss_count as f64;
                 loss_count = 0;
                 metrics.train(&TrainRecord {
-                    kind: "train".into(),
                     step,
                     epoch: step as f64 / spe as f64,
                     lr: lr_at(config, step - 1),
@@ -673,7 +817,7 @@ impl Run<'_> {
                 train_time = 0.0;
                 trained_images = 0;
                 if reached(&metrics.evals) {
-                    stopped = Some("until_train_acc");
+                    stopped = Some(StopReason::UntilTrainAcc);
                 }
             }
             if step % spe == 0 || stopped.is_some() || at_cap {
@@ -694,11 +838,17 @@ impl Run<'_> {
             .save_file(&tmp)
             .map_err(|e| anyhow!("{}: {e}", weights.display()))?;
         std::fs::rename(&tmp, &weights)?;
-        let stopped = stopped.unwrap_or("epochs");
-        write_json(
-            &self.out.join("summary.json"),
-            &metrics::summary(config, &metrics.evals, stopped, wall()),
-        )?;
+        let stopped = stopped.unwrap_or(StopReason::Epochs);
+        let counts = self.subsets.counts();
+        Summary::from_evals(
+            config,
+            &metrics.evals,
+            stopped,
+            wall(),
+            counts.corrupted,
+            counts.redrawn,
+        )
+        .write(&self.out.join("summary.json"))?;
         let last = metrics.evals.last().expect("an evaluation");
         log(format!(
             "done ({stopped}): {} steps, train acc {:.4}{}; wrote {}",
@@ -710,5 +860,58 @@ impl Run<'_> {
             self.out.display()
         ));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::models::ModelName;
+
+    /// The decayed gradient is the plain gradient plus wd·w on weights, unchanged on biases.
+    #[test]
+    fn weight_decay_adds_wd_times_weight_to_weights_only() {
+        let device = Device::libtorch().autodiff();
+        device.seed(1);
+        let arch = Architecture {
+            name: ModelName::Mlp { depth: 1, width: 4 },
+            input: [2, 2, 1],
+            classes: 3,
+            batchnorm: true,
+            dropout: 0.0,
+        };
+        let model = Network::new(&arch, &device);
+        let loss = || {
+            model
+                .forward(Tensor::<4>::ones([2, 2, 2, 1], &device))
+                .sum()
+        };
+        let plain = GradientsParams::from_grads(loss().backward(), &model);
+        let decayed = apply_weight_decay(
+            &model,
+            GradientsParams::from_grads(loss().backward(), &model),
+            0.5,
+        );
+        let Network::Mlp(mlp) = &model else {
+            unreachable!()
+        };
+        let vec = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
+        for layer in mlp.hidden.iter().chain([&mlp.output]) {
+            let w = vec(layer.weight.val().inner());
+            let g = vec(plain.get::<2>(layer.weight.id).unwrap());
+            let gd = vec(decayed.get::<2>(layer.weight.id).unwrap());
+            for ((w, g), gd) in w.iter().zip(&g).zip(&gd) {
+                assert!((gd - (g + 0.5 * w)).abs() < 1e-6, "{gd} vs {g} + 0.5·{w}");
+            }
+            let bias = layer.bias.as_ref().unwrap();
+            let b = |g: &GradientsParams| {
+                g.get::<1>(bias.id)
+                    .unwrap()
+                    .into_data()
+                    .to_vec::<f32>()
+                    .unwrap()
+            };
+            assert_eq!(b(&plain), b(&decayed));
+        }
     }
 }

@@ -1,8 +1,8 @@
 //! The paper's small Inception for CIFAR-10 (Zhang et al. 2017, Appendix A, Figure 3):
 //! Conv(96, 3×3) → Inc(32,32) → Inc(32,48) → Down(80) → Inc(112,48) → Inc(96,64) → Inc(80,80) →
 //! Inc(48,96) → Down(96) → Inc(176,160) → Inc(176,160) → global mean pool → FC classes.
-//! Every conv is conv(+bias) → BatchNorm without learnable affine → ReLU (or conv → ReLU with
-//! `--no-batchnorm`). 1,649,402 parameters on 28×28×3 inputs with 10 classes.
+//! Every conv is conv (no bias) → BatchNorm with a learnable shift and no scale → ReLU
+//! (TensorFlow's `batch_norm` defaults), or conv(+bias) → ReLU with `--no-batchnorm`. 1,649,402 parameters on 28×28×3 inputs with 10 classes.
 
 use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
@@ -78,7 +78,7 @@ impl InceptionSmall {
         dropout: f64,
         device: &Device,
     ) -> Self {
-        let norm = if batchnorm { Norm::Plain } else { Norm::Off };
+        let norm = if batchnorm { Norm::Shift } else { Norm::Off };
         let stage = |cin: &mut usize, specs: &[(usize, usize)]| -> Vec<InceptionModule> {
             specs
                 .iter()

@@ -1,6 +1,6 @@
 //! Building blocks the paper's models share and burn does not provide in the form we need:
-//! TensorFlow-style local response normalization, batch normalization without a learnable affine
-//! transform (Inception-small), "same" max pooling as TensorFlow pads it, and a conv → BN → ReLU
+//! TensorFlow-style local response normalization, batch normalization with a learnable shift and
+//! no scale (Inception-small: TensorFlow's `batch_norm` default, center on, scale off), "same" max pooling as TensorFlow pads it, and a conv → BN → ReLU
 //! unit whose BN can be switched off (`--no-batchnorm`).
 
 use burn::module::{Module, ModuleVisitor, Param, RunningState};
@@ -104,26 +104,30 @@ pub fn max_pool_same(x: Tensor<4>, kernel: usize, stride: usize) -> Tensor<4> {
     max_pool2d(x, options)
 }
 
-/// Batch normalization without learnable scale and shift (Inception-small in the paper):
-/// normalizes each channel with batch statistics in training and running averages in evaluation.
+/// Batch normalization with a learnable shift β and no scale (Inception-small in the paper, built
+/// with TensorFlow's `batch_norm` defaults: `center=True, scale=False`): normalizes each channel
+/// with batch statistics in training and running averages in evaluation, then adds β. The
+/// convolution before it has no bias (β takes its place; a bias would be cancelled by the mean
+/// subtraction and receive an exactly zero gradient).
 #[derive(Module, Debug)]
-pub struct PlainBatchNorm {
+pub struct ShiftBatchNorm {
+    /// The learnable shift, initialized to zero.
+    pub beta: Param<Tensor<1>>,
     pub running_mean: RunningState<Tensor<1>>,
     pub running_var: RunningState<Tensor<1>>,
-    /// Constant 1 and 0 tensors for burn's fused batch-norm op; not parameters.
+    /// Constant 1 tensor (the scale γ that burn's fused batch-norm op takes); not a parameter.
     pub ones: RunningState<Tensor<1>>,
-    pub zeros: RunningState<Tensor<1>>,
     pub momentum: f64,
     pub epsilon: f64,
 }
 
-impl PlainBatchNorm {
+impl ShiftBatchNorm {
     pub fn new(channels: usize, device: &Device) -> Self {
         Self {
+            beta: Param::from_tensor(Tensor::zeros([channels], device)),
             running_mean: RunningState::new(Tensor::zeros([channels], device)),
             running_var: RunningState::new(Tensor::ones([channels], device)),
             ones: RunningState::new(Tensor::ones([channels], device)),
-            zeros: RunningState::new(Tensor::zeros([channels], device)),
             momentum: 0.1,
             epsilon: 1e-3,
         }
@@ -134,10 +138,7 @@ impl PlainBatchNorm {
     /// - output: same
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let device = x.device();
-        let (gamma, beta) = (
-            self.ones.value().to_device(&device),
-            self.zeros.value().to_device(&device),
-        );
+        let (gamma, beta) = (self.ones.value().to_device(&device), self.beta.val());
         if !device.is_autodiff() {
             let mean = self.running_mean.value().to_device(&device);
             let var = self.running_var.value().to_device(&device);
@@ -166,8 +167,8 @@ impl PlainBatchNorm {
 pub enum Norm {
     /// None (`--no-batchnorm`).
     Off,
-    /// BatchNorm without learnable affine, conv keeps its bias (Inception-small).
-    Plain,
+    /// BatchNorm with a learnable shift and no scale, conv without bias (Inception-small).
+    Shift,
     /// BatchNorm with learnable scale and shift, conv without bias (Inception V3, WRN).
     Affine,
 }
@@ -176,7 +177,7 @@ pub enum Norm {
 #[derive(Module, Debug)]
 pub struct ConvUnit {
     pub conv: Conv2d,
-    pub plain_bn: Option<PlainBatchNorm>,
+    pub shift_bn: Option<ShiftBatchNorm>,
     pub bn: Option<BatchNorm>,
 }
 
@@ -215,11 +216,11 @@ impl ConvUnit {
             .with_padding(PaddingConfig2d::Explicit(
                 padding[0], padding[1], padding[0], padding[1],
             ))
-            .with_bias(norm != Norm::Affine)
+            .with_bias(norm == Norm::Off)
             .init(device);
         Self {
             conv,
-            plain_bn: (norm == Norm::Plain).then(|| PlainBatchNorm::new(cout, device)),
+            shift_bn: (norm == Norm::Shift).then(|| ShiftBatchNorm::new(cout, device)),
             bn: (norm == Norm::Affine)
                 .then(|| BatchNormConfig::new(cout).with_epsilon(1e-3).init(device)),
         }
@@ -230,7 +231,7 @@ impl ConvUnit {
     /// - output: `[batch, cout, h / stride, w / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut x = self.conv.forward(x);
-        if let Some(bn) = &self.plain_bn {
+        if let Some(bn) = &self.shift_bn {
             x = bn.forward(x);
         }
         if let Some(bn) = &self.bn {
@@ -241,7 +242,7 @@ impl ConvUnit {
 }
 
 /// Trainable parameters: every float parameter except batch-norm running statistics and the
-/// constant tensors of [`PlainBatchNorm`] (buffers, in PyTorch's words). Lazy parameters are
+/// constant tensor of [`ShiftBatchNorm`] (buffers, in PyTorch's words). Lazy parameters are
 /// counted from their shapes, so counting Inception V3 allocates nothing.
 pub fn count_parameters<M: Module>(model: &M) -> usize {
     #[derive(Default)]
@@ -258,10 +259,7 @@ pub fn count_parameters<M: Module>(model: &M) -> usize {
         }
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             let buffer = self.path.last().is_some_and(|name| {
-                matches!(
-                    name.as_str(),
-                    "running_mean" | "running_var" | "ones" | "zeros"
-                )
+                matches!(name.as_str(), "running_mean" | "running_var" | "ones")
             });
             if !buffer {
                 self.total += param.lazy_shape().num_elements();
@@ -509,7 +507,7 @@ mod tests {
             .map(|(i, v)| v + (i % 3) as f32) // channel means 0, 1, 2
             .collect();
         let r = values(xs.len(), 1.9);
-        let bn = PlainBatchNorm::new(3, &device);
+        let bn = ShiftBatchNorm::new(3, &device);
         let x = nchw(&xs, shape, &device).require_grad();
         let y = bn.forward(x.clone());
         // Forward: each channel standardized by its biased batch variance.
@@ -543,7 +541,7 @@ mod tests {
         let grads = (y * rt).sum().backward();
         let gx = x.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap();
         let loss = |v: &[f32]| {
-            let fresh = PlainBatchNorm::new(3, &device);
+            let fresh = ShiftBatchNorm::new(3, &device);
             weighted_sum(fresh.forward(nchw(v, shape, &device)), &r)
         };
         let [_, c, h, wd] = shape;

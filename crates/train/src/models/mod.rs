@@ -65,7 +65,7 @@ impl ModelName {
                 "small AlexNet with local response normalization (paper Table 1)"
             }
             ModelName::InceptionSmall => {
-                "small Inception, BatchNorm without affine (paper Table 1)"
+                "small Inception, BatchNorm with learnable shift (paper Table 1)"
             }
             ModelName::WideResNet { .. } => "Wide ResNet WRN-D-K, any D = 6n+4 and K",
             ModelName::InceptionV3 => {
@@ -253,7 +253,8 @@ mod tests {
 
     #[test]
     fn batchnorm_off_removes_no_inception_small_parameters() {
-        // Its BN has no learnable affine, so the count is the same without it.
+        // With BN each conv's bias is replaced by BN's shift; without BN the conv keeps its bias:
+        // the same count either way.
         let arch = Architecture {
             name: ModelName::InceptionSmall,
             input: [28, 28, 3],
