@@ -4,6 +4,7 @@
 //! only by seed, and writes `table.md`, `table.csv`, the figures (PNG/SVG plus a CSV of the
 //! plotted series each) and `summary.md` into the output directory.
 
+pub mod claims;
 pub mod figures;
 pub mod groups;
 pub mod paper;
@@ -37,7 +38,9 @@ use crate::figures::{Figure, Skipped};
 /// corruption), fig2 (test accuracy vs steps for the paper's settings: plain, w/o BatchNorm,
 /// aug+wd; best-so-far shaded), memorization (training accuracy on the clean vs the corrupted and
 /// the redrawn subset), each as .png/.svg plus .csv of the plotted series, and summary.md.
-/// A figure without matching runs is skipped with a note on stderr.
+/// A figure without matching runs is skipped with a note on stderr. The paper's claims, checked
+/// on the runs (holds / fails / partly / not run, with the numbers), go into claims.json,
+/// claims.md and a section of summary.md.
 #[derive(Debug, Parser)]
 #[command(name = "report", version)]
 pub struct Args {
@@ -73,6 +76,11 @@ pub struct Args {
     /// Draw runs of different datasets in one figure instead of refusing.
     #[arg(long)]
     pub allow_mixed: bool,
+
+    /// Also print the table of the paper's claims, checked on these runs, to stdout (Markdown).
+    /// claims.json and claims.md are written into --out either way.
+    #[arg(long)]
+    pub claims: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +97,7 @@ struct Config {
     fit_threshold: f64,
     paper: bool,
     allow_mixed: bool,
+    claims: bool,
 }
 
 fn usage(msg: String) -> anyhow::Error {
@@ -137,6 +146,7 @@ impl Config {
             fit_threshold: args.fit_threshold,
             paper: args.paper,
             allow_mixed: args.allow_mixed,
+            claims: args.claims,
         })
     }
 }
@@ -170,6 +180,8 @@ pub fn run(args: Args) -> Result<()> {
 
     let groups = groups::group_runs(&runs);
     let rows = table::rows(&runs, &groups, cfg.fit_threshold, cfg.paper);
+    let claims = claims::check(&runs, &groups, cfg.fit_threshold);
+    let claims_md = claims::out::markdown(&claims, cfg.fit_threshold);
 
     let cx = figures::Context {
         runs: &runs,
@@ -205,6 +217,13 @@ pub fn run(args: Args) -> Result<()> {
         &table::csv(&rows, cfg.fit_threshold, cfg.paper),
     )?;
 
+    write_text(&cfg.out.join("claims.md"), &claims_md)?;
+    let claims_json = claims::out::json(&claims, cfg.fit_threshold);
+    write_text(
+        &cfg.out.join("claims.json"),
+        &format!("{}\n", serde_json::to_string_pretty(&claims_json)?),
+    )?;
+
     let mut drawn = Vec::new();
     for fig in built {
         match fig {
@@ -233,8 +252,14 @@ pub fn run(args: Args) -> Result<()> {
 
     write_text(
         &cfg.out.join("summary.md"),
-        &summary(&cfg, &runs, &rows, &drawn),
+        &summary(&cfg, &runs, &rows, &drawn, &claims_md),
     )?;
+    if cfg.claims {
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(claims_md.as_bytes())?;
+        stdout.flush()?;
+    }
     eprintln!(
         "report: {} runs in {} groups; {} figures; written to {}",
         runs.len(),
@@ -256,7 +281,13 @@ fn write_text(path: &Path, text: &str) -> Result<()> {
     write_bytes(path, text.as_bytes())
 }
 
-fn summary(cfg: &Config, runs: &[runs::Run], rows: &[table::Row], figs: &[Figure]) -> String {
+fn summary(
+    cfg: &Config,
+    runs: &[runs::Run],
+    rows: &[table::Row],
+    figs: &[Figure],
+    claims_md: &str,
+) -> String {
     let mut out = String::from(
         "# Report: Understanding deep learning requires rethinking generalization\n\n",
     );
@@ -267,6 +298,9 @@ fn summary(cfg: &Config, runs: &[runs::Run], rows: &[table::Row], figs: &[Figure
         runs.len(),
         rows.len()
     );
+    out.push_str("## The paper's claims, checked\n\n");
+    out.push_str(claims_md);
+    out.push_str("Numbers as data: [claims.json](claims.json).\n\n");
     out.push_str("## Table\n\n");
     out.push_str(&table::markdown(rows, cfg.fit_threshold, cfg.paper));
     if cfg.paper {

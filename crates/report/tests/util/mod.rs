@@ -119,6 +119,21 @@ impl Fixture {
         self.subsets = Some(s.to_vec());
         self
     }
+    /// Reaches 100% training accuracy at `steps` (halfway: 50%), with test accuracy `test` at
+    /// the end and `peak` (≥ `test`) halfway.
+    pub fn fits_at(mut self, steps: u64, test: f64, peak: f64) -> Self {
+        self.evals = vec![(0, 0.1, 0.1), (steps / 2, 0.5, peak), (steps, 1.0, test)];
+        self
+    }
+    /// Stops at `steps` with training accuracy `train` (< 1: never fitted).
+    pub fn stops_at(mut self, steps: u64, train: f64, test: f64) -> Self {
+        self.evals = vec![
+            (0, 0.1, 0.1),
+            (steps / 2, train / 2.0, test),
+            (steps, train, test),
+        ];
+        self
+    }
     pub fn unfinished(mut self) -> Self {
         self.finished = false;
         self
@@ -189,6 +204,10 @@ impl Fixture {
 
         if self.finished {
             let last = *self.evals.last().unwrap();
+            // The first evaluation with the highest test accuracy, as `train` records it.
+            let best = self.evals.iter().fold((last.0, f64::NEG_INFINITY), |b, e| {
+                if e.2 > b.1 { (e.0, e.2) } else { b }
+            });
             let mut steps_to = BTreeMap::new();
             let mut epochs_to = BTreeMap::new();
             for t in ["0.5", "0.9", "0.99", "1.0"] {
@@ -202,7 +221,7 @@ impl Fixture {
                 "steps": last.0, "epochs": last.0 as f64 / steps_per_epoch, "stopped": "until_train_acc",
                 "final": {"train_acc": last.1, "test_acc": last.2, "train_loss": 0.01, "test_loss": 2.0,
                           "train_acc_corrupted": null, "train_acc_clean": null},
-                "generalization_error": last.1 - last.2, "best_test_acc": last.2, "best_test_step": last.0,
+                "generalization_error": last.1 - last.2, "best_test_acc": best.1, "best_test_step": best.0,
                 "steps_to_train_acc": steps_to, "epochs_to_train_acc": epochs_to, "wall_s": 1.0, "parameters": 1209866
             });
             if self.schema.is_some() {
