@@ -32,7 +32,7 @@ DROPOUT     ?= 0.5
 # The parts, each under its own `make help` heading, listed after this file's: libtorch for `train`
 # (LIBTORCH, LIBTORCH_STAMP; TORCH=cuda for a GPU build), the sweep machinery and reports,
 # benchmarks, Slurm. tests/make/help.sh checks that every scripts/make/*.mk is included here.
-MAKE_PARTS := libtorch sweeps benches slurm
+MAKE_PARTS := libtorch sweeps study benches slurm
 include $(MAKE_PARTS:%=$(ROOT)/scripts/make/%.mk)
 
 ##@ Setup
@@ -157,10 +157,15 @@ paper: figure1 table1 figure2 ## every CIFAR-10 experiment of the paper (GPU-siz
 # `train` holds a whole dataset file in device memory: this fits ImageNet subsets, not the full
 # 1.28M images at 299x299 (~340 GB).
 IMAGENET       ?=
-IMAGENET_SIZE  ?= 299
+# Packed at 342x342 (shorter side resized to 342, center crop) so that training crops of 299 can
+# move (random resized crops with `rrc`); evaluation takes the center 299x299 (the usual
+# resize-342/center-crop-299 protocol).
+IMAGENET_SIZE  ?= 342
+IMAGENET_CROP  ?= 299
 IMAGENET_FLAGS ?=
 IMAGENET_VAL_FLAGS ?=
-IMAGENET_SWEEP = $(SUBMAKE) sweep-runs NAME=imagenet DATA=data/imagenet-train.npz TEST_DATA=data/imagenet-val.npz MODELS=inception-v3
+IMAGENET_SWEEP = $(SUBMAKE) sweep-runs NAME=imagenet DATA=data/imagenet-train.npz TEST_DATA=data/imagenet-val.npz MODELS=inception-v3 \
+  TRAIN_FLAGS="--crop $(IMAGENET_CROP)"
 # Table 2's stopping rules are Table 1's: true labels a fixed budget, random labels until they fit
 # (evaluated once an epoch: a pass over the training set costs as much as an epoch of training).
 IMAGENET_EPOCHS ?= 100
