@@ -4,9 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::groups::{Group, Part, legend_labels};
+use crate::groups::{Group, Part, legend_labels, model_display};
 use crate::paper;
-use crate::plot::LegendAt;
 use crate::runs::Run;
 use crate::stats::mean;
 use rethink_runs::EvalRecord;
@@ -23,6 +22,9 @@ pub struct Series {
     pub in_legend: bool,
     /// Shade the area between this line and these points (Figure 2's early-stopping potential).
     pub band_to: Option<Vec<(f64, f64)>>,
+    /// The seeds' range at each point, (x, lowest, highest): drawn as a pale band; `None` with
+    /// one seed.
+    pub seed_band: Option<Vec<(f64, f64, f64)>>,
     /// Index into the figure's `panels` (0 when it has none).
     pub panel: usize,
 }
@@ -37,6 +39,7 @@ impl Series {
             thin: false,
             in_legend: true,
             band_to: None,
+            seed_band: None,
             panel: 0,
         }
     }
@@ -52,7 +55,8 @@ pub struct Figure {
     pub x_range: Option<(f64, f64)>,
     pub y_range: Option<(f64, f64)>,
     pub markers: bool,
-    pub legend_position: LegendAt,
+    /// The x axis starts at 0 (steps): where training started, not where the first record is.
+    pub x_from_zero: bool,
     pub series: Vec<Series>,
     /// Panel titles of a figure drawn as small multiples; empty for one chart.
     pub panels: Vec<String>,
@@ -65,23 +69,29 @@ pub struct Figure {
 }
 
 impl Figure {
-    /// The plotted series, long format: `series,x,y`, or `panel,series,x,y` for small multiples.
+    /// The plotted series, long format: `series,x,y,seed_min,seed_max`, with a leading `panel`
+    /// column for small multiples; the seed range is empty where there is one seed.
     pub fn csv(&self) -> String {
         use crate::table::csv_field;
-        if !self.panels.is_empty() {
-            let mut out = String::from("panel,series,x,y\n");
-            for s in &self.series {
-                let panel = csv_field(&self.panels[s.panel]);
-                for (x, y) in &s.points {
-                    let _ = writeln!(out, "{panel},{},{},{}", csv_field(&s.name), x, y);
-                }
-            }
-            return out;
-        }
-        let mut out = String::from("series,x,y\n");
+        let panels = !self.panels.is_empty();
+        let mut out = String::from(if panels {
+            "panel,series,x,y,seed_min,seed_max\n"
+        } else {
+            "series,x,y,seed_min,seed_max\n"
+        });
         for s in &self.series {
-            for (x, y) in &s.points {
-                let _ = writeln!(out, "{},{},{}", csv_field(&s.name), x, y);
+            for (i, (x, y)) in s.points.iter().enumerate() {
+                if panels {
+                    let _ = write!(out, "{},", csv_field(&self.panels[s.panel]));
+                }
+                let (lo, hi) = s
+                    .seed_band
+                    .as_ref()
+                    .and_then(|b| b.get(i))
+                    .map_or((String::new(), String::new()), |b| {
+                        (b.1.to_string(), b.2.to_string())
+                    });
+                let _ = writeln!(out, "{},{x},{y},{lo},{hi}", csv_field(&s.name));
             }
         }
         out
@@ -124,7 +134,7 @@ impl Context<'_> {
             x_range: None,
             y_range: None,
             markers: false,
-            legend_position: LegendAt::UpperRight,
+            x_from_zero: false,
             series: Vec::new(),
             panels: Vec::new(),
             runs,
@@ -160,6 +170,36 @@ pub fn mean_curve(curves: &[Vec<(f64, f64)>]) -> Vec<(f64, f64)> {
             (x, mean(&ys))
         })
         .collect()
+}
+
+/// The seeds' lowest and highest value at each x of `mean` (a [`mean_curve`] of `curves`);
+/// `None` for fewer than two curves.
+pub fn seed_band(curves: &[Vec<(f64, f64)>], mean: &[(f64, f64)]) -> Option<Vec<(f64, f64, f64)>> {
+    let curves: Vec<&Vec<(f64, f64)>> = curves.iter().filter(|c| !c.is_empty()).collect();
+    if curves.len() < 2 {
+        return None;
+    }
+    Some(
+        mean.iter()
+            .map(|&(x, _)| {
+                let ys = curves.iter().map(|c| interpolate(c, x));
+                let (lo, hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
+                    (a.min(y), b.max(y))
+                });
+                (x, lo, hi)
+            })
+            .collect(),
+    )
+}
+
+/// The lowest and highest of per-seed values at one point.
+fn range_of(xs: &[f64]) -> Option<(f64, f64)> {
+    (xs.len() >= 2).then(|| {
+        xs.iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+                (a.min(y), b.max(y))
+            })
+    })
 }
 
 fn interpolate(c: &[(f64, f64)], x: f64) -> f64 {
@@ -220,6 +260,7 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
         "training loss (cross-entropy)",
         &used,
     );
+    fig.x_from_zero = true;
     let loss_curve = |g: &Group| {
         let curves: Vec<Vec<(f64, f64)>> = cx
             .group_runs(g)
@@ -230,7 +271,9 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
                     .collect()
             })
             .collect();
-        mean_curve(&curves)
+        let mean = mean_curve(&curves);
+        let band = seed_band(&curves, &mean);
+        (mean, band)
     };
     // Small multiples: one panel per model (the paper's 1a is one model), one colour per
     // randomization across panels.
@@ -254,13 +297,15 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
             &[Part::Data],
         );
         for (i, (g, label)) in used.iter().zip(labels).enumerate() {
-            let points = loss_curve(g);
+            let (points, band) = loss_curve(g);
             if points.is_empty() {
                 fig.notes
                     .push(format!("{label}: no training loss recorded yet"));
                 continue;
             }
-            fig.series.push(Series::line(label, points, i));
+            let mut s = Series::line(label, points, i);
+            s.seed_band = band;
+            fig.series.push(s);
         }
     } else {
         let several_datasets = panels.iter().any(|p| p.0 != panels[0].0);
@@ -296,7 +341,7 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
                     k
                 };
                 kinds_seen.push(k);
-                let points = loss_curve(g);
+                let (points, band) = loss_curve(g);
                 if points.is_empty() {
                     fig.notes.push(format!(
                         "{}, {label}: no training loss recorded yet",
@@ -305,6 +350,7 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
                     continue;
                 }
                 let mut s = Series::line(label, points, color);
+                s.seed_band = band;
                 s.panel = p;
                 fig.series.push(s);
             }
@@ -377,17 +423,17 @@ pub fn fig1b(cx: &Context) -> Result<Figure, Skipped> {
         &families.iter().flatten().copied().collect::<Vec<_>>(),
     );
     fig.markers = true;
-    fig.legend_position = LegendAt::UpperLeft;
     fig.x_range = Some((-0.03, 1.03));
     let labels = family_labels(&families);
     for (i, (family, label)) in families.iter().zip(labels).enumerate() {
-        let steps = |g: &Group| -> Option<f64> {
+        let seeds = |g: &Group| -> Option<Vec<f64>> {
             let fitted: Vec<f64> = cx
                 .group_runs(g)
                 .filter_map(|r| r.time_to_fit(threshold).0.map(|s| s as f64))
                 .collect();
-            (fitted.len() == g.runs.len()).then(|| mean(&fitted))
+            (fitted.len() == g.runs.len()).then_some(fitted)
         };
+        let steps = |g: &Group| seeds(g).map(|xs| mean(&xs));
         let Some(base) = family.iter().find(|g| g.corruption.labels == 0.0) else {
             fig.notes
                 .push(format!("{label}: no true-labels run to compare with"));
@@ -401,9 +447,15 @@ pub fn fig1b(cx: &Context) -> Result<Figure, Skipped> {
             continue;
         };
         let mut points = Vec::new();
+        let mut band = Vec::new();
         for g in family {
-            match steps(g) {
-                Some(s) => points.push((g.corruption.labels, s / base_steps)),
+            match seeds(g) {
+                Some(xs) => {
+                    let p = g.corruption.labels;
+                    points.push((p, mean(&xs) / base_steps));
+                    let (lo, hi) = range_of(&xs).unwrap_or((mean(&xs), mean(&xs)));
+                    band.push((p, lo / base_steps, hi / base_steps));
+                }
                 None => fig.notes.push(format!(
                     "{label}, {}: not all runs reached {}% training accuracy; left out",
                     g.data_label(),
@@ -412,7 +464,9 @@ pub fn fig1b(cx: &Context) -> Result<Figure, Skipped> {
             }
         }
         if points.len() >= 2 {
-            fig.series.push(Series::line(label, points, i));
+            let mut s = Series::line(label, points, i);
+            s.seed_band = band.iter().any(|b| b.1 < b.2).then_some(band);
+            fig.series.push(s);
         }
     }
     if fig.series.is_empty() {
@@ -440,23 +494,34 @@ pub fn fig1c(cx: &Context) -> Result<Figure, Skipped> {
         &families.iter().flatten().copied().collect::<Vec<_>>(),
     );
     fig.markers = true;
-    fig.legend_position = LegendAt::LowerRight;
     fig.x_range = Some((-0.03, 1.03));
     fig.y_range = Some((0.0, 100.0));
     let labels = family_labels(&families);
     for (i, (family, label)) in families.iter().zip(labels).enumerate() {
-        let points: Vec<(f64, f64)> = family
+        let errors: Vec<(f64, Vec<f64>)> = family
             .iter()
-            .filter_map(|g| {
-                let accs: Vec<f64> = cx
+            .map(|g| {
+                let errs: Vec<f64> = cx
                     .group_runs(g)
                     .filter_map(|r| r.final_accuracy().1)
+                    .map(|a| 100.0 * (1.0 - a))
                     .collect();
-                (!accs.is_empty()).then(|| (g.corruption.labels, 100.0 * (1.0 - mean(&accs))))
+                (g.corruption.labels, errs)
+            })
+            .filter(|(_, e)| !e.is_empty())
+            .collect();
+        let points: Vec<(f64, f64)> = errors.iter().map(|(p, e)| (*p, mean(e))).collect();
+        let band: Vec<(f64, f64, f64)> = errors
+            .iter()
+            .map(|(p, e)| {
+                let (lo, hi) = range_of(e).unwrap_or((mean(e), mean(e)));
+                (*p, lo, hi)
             })
             .collect();
         if points.len() >= 2 {
-            fig.series.push(Series::line(label, points, i));
+            let mut s = Series::line(label, points, i);
+            s.seed_band = band.iter().any(|b| b.1 < b.2).then_some(band);
+            fig.series.push(s);
         }
     }
     if fig.series.is_empty() {
@@ -532,7 +597,7 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
     }
     let mut fig = cx.figure(
         "fig2",
-        "Figure 2: regularizers and early stopping (shaded: best so far)",
+        "Figure 2: regularizers and early stopping",
         "thousands of training steps",
         "test accuracy (%)",
         &used,
@@ -543,19 +608,78 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
             left_out.join("; ")
         ));
     }
-    fig.legend_position = LegendAt::LowerRight;
     fig.y_range = Some((0.0, 100.0));
-    let labels = legend_labels(
-        &used,
-        &[
-            Part::Dataset,
-            Part::Model,
-            Part::Regularizers,
-            Part::Settings,
-        ],
-        &[Part::Regularizers],
-    );
-    for (i, (g, label)) in used.iter().zip(labels).enumerate() {
+    fig.x_from_zero = true;
+    // Several models: small multiples, one panel per model (with and without BatchNorm in one),
+    // each setting in the same colour in every panel.
+    let panel_of = |g: &Group| (g.dataset.clone(), model_display(&g.model));
+    let mut panels: Vec<(String, String)> = Vec::new();
+    for g in &used {
+        if !panels.contains(&panel_of(g)) {
+            panels.push(panel_of(g));
+        }
+    }
+    let several_models = panels
+        .iter()
+        .map(|p| &p.1)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len()
+        > 1;
+    let mut drawn: Vec<(usize, String, usize)> = Vec::new(); // (group, label, colour), panel in colour order
+    let mut panel_index: Vec<usize> = Vec::new();
+    if several_models {
+        let several_datasets = panels.iter().any(|p| p.0 != panels[0].0);
+        fig.panels = panels
+            .iter()
+            .map(|(d, m)| {
+                if several_datasets {
+                    format!("{d}, {m}")
+                } else {
+                    m.clone()
+                }
+            })
+            .collect();
+        const SETTINGS: [&str; 3] = ["plain", "w/o BN", "aug+wd"];
+        for (p, key) in panels.iter().enumerate() {
+            let mut seen: Vec<usize> = Vec::new();
+            for (i, g) in used.iter().enumerate().filter(|(_, g)| panel_of(g) == *key) {
+                let setting = figure2_setting(g).unwrap_or("plain");
+                let k = SETTINGS.iter().position(|s| *s == setting).unwrap_or(0);
+                let colour = if seen.contains(&k) {
+                    k + SETTINGS.len()
+                } else {
+                    k
+                };
+                seen.push(k);
+                let mut label = match setting {
+                    "w/o BN" => "no regularizer, w/o BatchNorm".to_string(),
+                    _ => g.part(Part::Regularizers),
+                };
+                if !g.settings_label().is_empty() {
+                    label = format!("{label}, {}", g.settings_label());
+                }
+                drawn.push((i, label, colour));
+                panel_index.push(p);
+            }
+        }
+    } else {
+        let labels = legend_labels(
+            &used,
+            &[
+                Part::Dataset,
+                Part::Model,
+                Part::Regularizers,
+                Part::Settings,
+            ],
+            &[Part::Regularizers],
+        );
+        for (i, label) in labels.into_iter().enumerate() {
+            drawn.push((i, label, i));
+            panel_index.push(0);
+        }
+    }
+    for ((gi, label, i), panel) in drawn.into_iter().zip(panel_index) {
+        let g = used[gi];
         let curves: Vec<Vec<(f64, f64)>> = cx
             .group_runs(g)
             .map(|r| {
@@ -569,6 +693,7 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
         if points.is_empty() {
             continue;
         }
+        let band = seed_band(&curves, &points);
         let mut best = f64::NEG_INFINITY;
         let best_so_far: Vec<(f64, f64)> = points
             .iter()
@@ -581,7 +706,11 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
         best_series.thin = true;
         best_series.in_legend = false;
         best_series.band_to = Some(points.clone());
-        fig.series.push(Series::line(label, points, i));
+        best_series.panel = panel;
+        let mut line = Series::line(label, points, i);
+        line.seed_band = band;
+        line.panel = panel;
+        fig.series.push(line);
         fig.series.push(best_series);
     }
     if fig.series.is_empty() {
@@ -638,8 +767,8 @@ pub fn memorization(cx: &Context) -> Result<Figure, Skipped> {
         "training accuracy on the subset (%)",
         &used,
     );
-    fig.legend_position = LegendAt::LowerRight;
     fig.y_range = Some((0.0, 100.0));
+    fig.x_from_zero = true;
     let labels = legend_labels(
         &used,
         &[

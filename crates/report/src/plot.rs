@@ -97,40 +97,146 @@ fn tick_formatter(span: f64) -> impl Fn(&f64) -> String {
     move |v: &f64| format!("{v:.decimals$}")
 }
 
+/// A legend line: name, colour, dashed, thin.
+type LegendEntry = (String, usize, bool, bool);
+
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<()> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e:?}", fig.id);
     root.fill(&WHITE).map_err(err)?;
 
-    // One axis range for all panels, so that small multiples compare at a glance.
+    // One axis range for all panels, so that small multiples compare at a glance; seed bands
+    // included, so that no band is cut off.
     let xs = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.0));
-    let ys = fig.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
+    let ys = fig.series.iter().flat_map(|s| {
+        s.points.iter().map(|p| p.1).chain(
+            s.seed_band
+                .iter()
+                .flat_map(|b| b.iter().flat_map(|&(_, lo, hi)| [lo, hi])),
+        )
+    });
     let (x_lo, x_hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
         (a.min(x), b.max(x))
     });
     let (y_lo, y_hi) = ys.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), y| {
         (a.min(y), b.max(y))
     });
-    let x = fig.x_range.unwrap_or_else(|| padded(x_lo, x_hi));
+    let x = fig.x_range.unwrap_or_else(|| {
+        let (lo, hi) = padded(x_lo.min(if fig.x_from_zero { 0.0 } else { x_lo }), x_hi);
+        (if fig.x_from_zero { 0.0 } else { lo }, hi)
+    });
     let y = fig.y_range.unwrap_or_else(|| padded(y_lo.min(0.0), y_hi));
 
     let (w, h) = root.dim_in_pixel();
     let scale = (w.min(h * 4 / 3) as f64 / 800.0).max(0.5);
-    if fig.panels.len() <= 1 {
-        let series: Vec<&Series> = fig.series.iter().collect();
-        return draw_chart(root, fig, &fig.title, &series, x, y, scale);
-    }
     let px = |v: f64| (v * scale).round() as u32;
     let title_font = (FONT, px(24.0) as f64).into_font();
     let body = root.titled(&fig.title, title_font).map_err(err)?;
+
+    // The legend goes in a strip right of the data: one entry per name and colour, shared by
+    // all panels (a condition has one colour in every panel).
+    let mut entries: Vec<LegendEntry> = Vec::new();
+    for s in fig.series.iter().filter(|s| s.in_legend) {
+        let e = (s.name.clone(), s.color, s.dashed, s.thin);
+        if !entries.contains(&e) {
+            entries.push(e);
+        }
+    }
+    let legend_font_px = px(14.0).max(9);
+    let body = if entries.is_empty() {
+        body
+    } else {
+        let longest = entries
+            .iter()
+            .map(|e| e.0.chars().count())
+            .chain(legend_notes(fig).iter().map(|n| n.chars().count() * 9 / 10))
+            .max()
+            .unwrap_or(0) as f64;
+        let want = (longest * legend_font_px as f64 * 0.5) as u32 + px(28.0) + px(24.0);
+        let legend_w = want.min(w * 2 / 5);
+        let (plot, legend) = body.split_horizontally(w.saturating_sub(legend_w));
+        draw_legend(&legend, fig, &entries, legend_font_px, scale)?;
+        plot
+    };
+
+    if fig.panels.len() <= 1 {
+        let series: Vec<&Series> = fig.series.iter().collect();
+        return draw_chart(&body, fig, "", &series, x, y, scale);
+    }
     let n = fig.panels.len();
     let cols = (n as f64).sqrt().ceil() as usize;
     let rows = n.div_ceil(cols);
     let areas = body.split_evenly((rows, cols));
     let (pw, ph) = areas[0].dim_in_pixel();
-    let panel_scale = (pw.min(ph * 4 / 3) as f64 / 800.0).max(0.65);
+    let panel_scale = (pw.min(ph * 4 / 3) as f64 / 800.0).max(0.8);
     for (p, (area, title)) in areas.iter().zip(&fig.panels).enumerate() {
         let series: Vec<&Series> = fig.series.iter().filter(|s| s.panel == p).collect();
         draw_chart(area, fig, title, &series, x, y, panel_scale)?;
+    }
+    Ok(())
+}
+
+/// Lines under the legend that say what the shading means.
+fn legend_notes(fig: &Figure) -> Vec<&'static str> {
+    let mut notes = Vec::new();
+    if fig.series.iter().any(|s| s.seed_band.is_some()) {
+        notes.push("pale band: range over seeds");
+    }
+    if fig.series.iter().any(|s| s.band_to.is_some()) {
+        notes.push("shaded up to the thin line:");
+        notes.push("best so far (early stopping)");
+    }
+    notes
+}
+
+/// The legend strip: a short line in each entry's colour and style, then its name.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    fig: &Figure,
+    entries: &[LegendEntry],
+    font_px: u32,
+    scale: f64,
+) -> Result<()> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e:?}", fig.id);
+    let px = |v: f64| (v * scale).round() as i32;
+    let font = (FONT, font_px as f64).into_font().color(&BLACK);
+    let line_h = (font_px as f64 * 1.6) as i32;
+    let len = px(28.0);
+    let x0 = px(8.0);
+    let mut y = px(40.0);
+    for (name, c, dashed, thin) in entries {
+        let style = ShapeStyle {
+            color: color(*c).to_rgba(),
+            filled: false,
+            stroke_width: if *thin {
+                1
+            } else {
+                (2.5 * scale).round().max(1.0) as u32
+            },
+        };
+        let path = vec![(x0, y), (x0 + len, y)];
+        if *dashed {
+            area.draw(&plotters::element::DashedPathElement::new(
+                path, 6, 4, style,
+            ))
+            .map_err(err)?;
+        } else {
+            area.draw(&PathElement::new(path, style)).map_err(err)?;
+        }
+        area.draw(&Text::new(
+            name.clone(),
+            (x0 + len + px(8.0), y - font_px as i32 / 2),
+            font.clone(),
+        ))
+        .map_err(err)?;
+        y += line_h;
+    }
+    let grey = (FONT, font_px as f64 * 0.9)
+        .into_font()
+        .color(&RGBColor(90, 90, 90));
+    for note in legend_notes(fig) {
+        area.draw(&Text::new(note.to_string(), (x0, y), grey.clone()))
+            .map_err(err)?;
+        y += line_h * 4 / 5;
     }
     Ok(())
 }
@@ -151,8 +257,11 @@ fn draw_chart<DB: DrawingBackend>(
     let label_font = (FONT, px(17.0) as f64).into_font();
     let tick_font = (FONT, px(14.0) as f64).into_font();
 
-    let mut chart = ChartBuilder::on(root)
-        .caption(caption, title_font)
+    let mut builder = ChartBuilder::on(root);
+    if !caption.is_empty() {
+        builder.caption(caption, title_font);
+    }
+    let mut chart = builder
         .margin(px(16.0))
         .x_label_area_size(px(56.0))
         .y_label_area_size(px(72.0))
@@ -173,7 +282,19 @@ fn draw_chart<DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
 
-    // Bands first, so that lines stay on top of them.
+    // Bands first, so that lines stay on top of them: the seeds' range, palest.
+    for s in series {
+        if let Some(band) = &s.seed_band {
+            let mut poly: Vec<(f64, f64)> = band.iter().map(|&(x, _, hi)| (x, hi)).collect();
+            poly.extend(band.iter().rev().map(|&(x, lo, _)| (x, lo)));
+            chart
+                .draw_series(std::iter::once(Polygon::new(
+                    poly,
+                    color(s.color).mix(0.14).filled(),
+                )))
+                .map_err(err)?;
+        }
+    }
     for s in series {
         if let Some(lower) = &s.band_to {
             let mut poly: Vec<(f64, f64)> = s.points.clone();
@@ -194,8 +315,7 @@ fn draw_chart<DB: DrawingBackend>(
             filled: false,
             stroke_width: if s.thin { px(1.2).max(1) } else { line_width },
         };
-        let legend_style = style;
-        let anno = if s.dashed {
+        if s.dashed {
             chart
                 .draw_series(DashedLineSeries::new(
                     s.points.clone(),
@@ -203,63 +323,16 @@ fn draw_chart<DB: DrawingBackend>(
                     px(5.0),
                     style,
                 ))
-                .map_err(err)?
+                .map_err(err)?;
         } else if fig.markers {
             chart
                 .draw_series(LineSeries::new(s.points.clone(), style).point_size(px(4.0)))
-                .map_err(err)?
+                .map_err(err)?;
         } else {
             chart
                 .draw_series(LineSeries::new(s.points.clone(), style))
-                .map_err(err)?
-        };
-        if s.in_legend {
-            let dashed = s.dashed;
-            let len = px(28.0) as i32;
-            anno.label(s.name.clone()).legend(move |(x, y)| {
-                if dashed {
-                    plotters::element::DashedPathElement::new(
-                        vec![(x, y), (x + len, y)],
-                        6,
-                        4,
-                        legend_style,
-                    )
-                    .into_dyn()
-                } else {
-                    PathElement::new(vec![(x, y), (x + len, y)], legend_style).into_dyn()
-                }
-            });
+                .map_err(err)?;
         }
-    }
-    if series.iter().any(|s| s.in_legend) {
-        chart
-            .configure_series_labels()
-            .position(fig.legend_position.into())
-            .label_font(tick_font)
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .legend_area_size(px(34.0) as i32)
-            .margin(px(10.0))
-            .draw()
-            .map_err(err)?;
     }
     Ok(())
-}
-
-/// Where a figure's legend sits, chosen to cover the least data.
-#[derive(Debug, Clone, Copy)]
-pub enum LegendAt {
-    UpperRight,
-    LowerRight,
-    UpperLeft,
-}
-
-impl From<LegendAt> for SeriesLabelPosition {
-    fn from(p: LegendAt) -> Self {
-        match p {
-            LegendAt::UpperRight => SeriesLabelPosition::UpperRight,
-            LegendAt::LowerRight => SeriesLabelPosition::LowerRight,
-            LegendAt::UpperLeft => SeriesLabelPosition::UpperLeft,
-        }
-    }
 }

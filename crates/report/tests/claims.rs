@@ -415,4 +415,53 @@ fn figures_of_the_study_are_not_blank() {
         assert!(ink > 2000, "{fig}: only {ink} non-white pixels");
         assert!(colours.len() > 8, "{fig}: {} colours", colours.len());
     }
+    // Seed bands: two seeds whose test error differs by one point at p < 1 (Figure 1c).
+    let rows = util::read_csv(&tmp.path().join("report/fig1c.csv"));
+    let at_0 = rows
+        .iter()
+        .find(|r| r["series"] == "MLP 1x512" && r["x"] == "0")
+        .unwrap();
+    assert!(
+        (util::num(at_0, "seed_min") - 20.0).abs() < 1e-9,
+        "{at_0:?}"
+    );
+    assert!(
+        (util::num(at_0, "seed_max") - 21.0).abs() < 1e-9,
+        "{at_0:?}"
+    );
+    // Curves against steps start at step 0 (Figure 1a: the first loss record is at step 0).
+    let fig1a = util::read_csv(&tmp.path().join("report/fig1a.csv"));
+    assert!(fig1a.iter().any(|r| r["x"] == "0"));
+}
+
+#[test]
+fn regularized_random_labels_not_fitted_fail_the_table_1_claim() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runs = vec![
+        study_run("mlp-1x512", "true", 1, 1000, 0.8).write(tmp.path()),
+        Fixture::new("random-labels--mlp-1x512--crop-wd--s1", "mlp-1x512")
+            .labels(1.0)
+            .augment(&["crop"])
+            .weight_decay(0.0005)
+            .stops_at(9000, 0.42, 0.1)
+            .write(tmp.path()),
+    ];
+    let (_, json) = claims(tmp.path(), &runs);
+    assert_status(&json, "regularization", "fails");
+    let k = check(
+        &json,
+        "regularization",
+        "MLP 1x512, random labels, crop, wd",
+    );
+    assert!(
+        k["detail"].as_str().unwrap().contains(
+            "not fitted: `random-labels--mlp-1x512--crop-wd--s1` stopped at 42.00% train"
+        ),
+        "{k:#}"
+    );
+    // True labels without regularizers at 80%: far above chance.
+    assert_eq!(
+        check(&json, "regularization", "MLP 1x512, true")["status"],
+        "holds"
+    );
 }

@@ -143,7 +143,10 @@ fn figure1a_draws_one_panel_per_model_with_one_colour_per_randomization() {
     let out = dir.path().join("out");
     run_report(&dirs, &out, &["--format", "png"]);
     let csv = fs::read_to_string(out.join("fig1a.csv")).unwrap();
-    assert!(csv.starts_with("panel,series,x,y\n"), "{csv}");
+    assert!(
+        csv.starts_with("panel,series,x,y,seed_min,seed_max\n"),
+        "{csv}"
+    );
     let panels: Vec<(String, String)> = read_csv(&out.join("fig1a.csv"))
         .iter()
         .map(|r| (r["panel"].clone(), r["series"].clone()))

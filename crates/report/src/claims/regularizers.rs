@@ -10,15 +10,17 @@ impl<'a> Checker<'a> {
         let mut checks = Vec::new();
         let mut not_run = Vec::new();
         // Not necessary: true labels, no weight decay, no augmentation (dropout: none either).
+        // One check per experiment (a model's fit-to-100% runs and its fixed-budget runs are two).
         let mut plain: BTreeMap<String, Vec<&Run>> = BTreeMap::new();
         let mut regularized_random: BTreeMap<String, Vec<(&Group, Vec<&Run>)>> = BTreeMap::new();
         for g in self.groups {
             let c = Cond::of(g);
             if c == TRUE && g.regularizers_label() == "none" {
-                plain
-                    .entry(self.model_name(g))
-                    .or_default()
-                    .extend(self.group_runs(g));
+                let mut subject = self.model_name(g);
+                if !g.settings_label().is_empty() {
+                    subject.push_str(&format!(" ({})", g.settings_label()));
+                }
+                plain.entry(subject).or_default().extend(self.group_runs(g));
             }
             if c == RANDOM_LABELS && (g.weight_decay > 0.0 || !g.augment.is_empty()) {
                 regularized_random
