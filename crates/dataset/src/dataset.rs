@@ -9,14 +9,18 @@ use crate::meta::Meta;
 /// Images with the labels a model is trained or scored on.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Split {
+    /// The images, one per label.
     pub images: Images,
+    /// The label of each image, a class index below [`Meta::num_classes`].
     pub labels: Vec<u16>,
 }
 
 impl Split {
+    /// The number of examples.
     pub fn len(&self) -> usize {
         self.labels.len()
     }
+    /// True when the split holds no example.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
     }
@@ -25,8 +29,11 @@ impl Split {
 /// A whole dataset file in memory.
 #[derive(Clone, Debug)]
 pub struct Dataset {
+    /// What the dataset is and what was done to it (the `meta` entry).
     pub meta: Meta,
+    /// The training split, if the file has one.
     pub train: Option<Split>,
+    /// The test split, if the file has one.
     pub test: Option<Split>,
     /// True training labels, kept when the labels were corrupted.
     pub train_clean_labels: Option<Vec<u16>>,
@@ -43,8 +50,11 @@ pub struct Dataset {
 /// An entry of a file as it was read: name, numpy type string, shape.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EntryInfo {
+    /// The entry name without `.npy` (one of [`ENTRIES`](crate::ENTRIES)).
     pub name: String,
+    /// The numpy type string as written in the header (`|u1`, `<f4`, ...).
     pub descr: String,
+    /// The array shape.
     pub shape: Vec<usize>,
 }
 
@@ -72,6 +82,7 @@ impl PartialEq for Dataset {
 }
 
 impl Dataset {
+    /// A dataset of `meta` and the splits, without corruption entries (set those fields after).
     pub fn new(meta: Meta, train: Option<Split>, test: Option<Split>) -> Dataset {
         Dataset {
             meta,
@@ -90,6 +101,7 @@ impl Dataset {
         &self.file_entries
     }
 
+    /// The number of classes, from [`Meta::classes`].
     pub fn num_classes(&self) -> usize {
         self.meta.num_classes()
     }

@@ -10,7 +10,9 @@ use crate::npy::Dtype;
 /// Pixel storage: bytes (usually a view into the input file) or floats (after `corrupt --gaussian`).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Pixels {
+    /// uint8 pixels, shared with the file they were read from when it is memory-mapped.
     U8(Bytes),
+    /// float32 pixels (e.g. after `corrupt --gaussian`).
     F32(Vec<f32>),
 }
 
@@ -18,6 +20,7 @@ pub enum Pixels {
 /// little-endian bytes of the images' dtype. Implemented by transforms whose output is cheaper to
 /// compute again than to keep (`corrupt`'s pixel modes): see [`Images::deferred`].
 pub trait Generate: Send + Sync {
+    /// Writes images `first..` into `out`, whose length is a whole number of images.
     fn fill(&self, first: usize, out: &mut [u8]);
 }
 
@@ -152,21 +155,27 @@ impl Images {
         }
     }
 
+    /// The shape [N, H, W, C].
     pub fn shape(&self) -> [usize; 4] {
         self.shape
     }
+    /// The number of images, N.
     pub fn len(&self) -> usize {
         self.shape[0]
     }
+    /// True when there is no image.
     pub fn is_empty(&self) -> bool {
         self.shape[0] == 0
     }
+    /// Image height in pixels, H.
     pub fn height(&self) -> usize {
         self.shape[1]
     }
+    /// Image width in pixels, W.
     pub fn width(&self) -> usize {
         self.shape[2]
     }
+    /// Channels per pixel, C (1 grayscale, 3 RGB).
     pub fn channels(&self) -> usize {
         self.shape[3]
     }
@@ -174,6 +183,7 @@ impl Images {
     pub fn image_len(&self) -> usize {
         self.shape[1] * self.shape[2] * self.shape[3]
     }
+    /// The element type of the pixels (uint8 or float32).
     pub fn dtype(&self) -> Dtype {
         self.dtype
     }
@@ -181,18 +191,21 @@ impl Images {
     pub fn pixels(&self) -> &Pixels {
         self.pixels.get_or_init(|| self.generate())
     }
+    /// The pixels, owned (made now if they were deferred).
     pub fn into_pixels(mut self) -> Pixels {
         match self.pixels.take() {
             Some(p) => p,
             None => self.generate(),
         }
     }
+    /// The uint8 pixels, or `None` when they are float32.
     pub fn as_u8(&self) -> Option<&[u8]> {
         match self.pixels() {
             Pixels::U8(b) => Some(b),
             Pixels::F32(_) => None,
         }
     }
+    /// The float32 pixels, or `None` when they are uint8.
     pub fn as_f32(&self) -> Option<&[f32]> {
         match self.pixels() {
             Pixels::U8(_) => None,

@@ -13,6 +13,8 @@
 //! can use a memory map in place. Both also accept what `numpy.savez`/`savez_compressed` write.
 //! Everything read is validated; errors name the file, the entry and the mismatch.
 
+#![warn(missing_docs)]
+
 mod bytes;
 mod dataset;
 mod images;
@@ -53,11 +55,14 @@ pub const ENTRIES: [&str; 7] = [
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {}", escape_controls(file), escape_controls(message))]
 pub struct Error {
+    /// The file (or stream) the error is about, as named to the user.
     pub file: String,
+    /// What is wrong, starting with the entry concerned when there is one.
     pub message: String,
 }
 
 impl Error {
+    /// An error about `file`.
     pub fn new(file: impl Into<String>, message: impl Into<String>) -> Error {
         Error {
             file: file.into(),
@@ -66,4 +71,5 @@ impl Error {
     }
 }
 
+/// The result of the dataset functions: an [`Error`] names the file.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

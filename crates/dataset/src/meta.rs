@@ -48,21 +48,26 @@ pub struct Corruption {
 /// What one tool did to the file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct HistoryRecord {
+    /// The tool's name, e.g. "corrupt".
     pub tool: String,
+    /// The tool's version (its crate version).
     pub version: String,
     /// The command-line arguments, without the program name.
     #[serde(default)]
     pub args: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// The seed the tool drew with, when it draws at random.
     pub seed: Option<u64>,
     /// `blake3:<hex>` of the input file, when there was one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_digest: Option<String>,
     #[serde(flatten)]
+    /// Any other fields the tool records (counts, options), kept as JSON.
     pub extra: Map<String, Value>,
 }
 
 impl Meta {
+    /// The description of a dataset `name` with these class names, no history.
     pub fn new(name: impl Into<String>, classes: Vec<String>) -> Meta {
         Meta {
             name: name.into(),
@@ -72,6 +77,7 @@ impl Meta {
         }
     }
 
+    /// The number of classes: the length of [`Meta::classes`].
     pub fn num_classes(&self) -> usize {
         self.classes.len()
     }

@@ -6,12 +6,16 @@ use crate::limits::printable;
 /// The element types our entries may have.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dtype {
+    /// Unsigned 8-bit (`|u1`): pixels, labels of up to 256 classes, masks.
     U8,
+    /// Little-endian unsigned 16-bit (`<u2`): labels of more than 256 classes.
     U16,
+    /// Little-endian 32-bit float (`<f4`): float pixels (e.g. after `corrupt --gaussian`).
     F32,
 }
 
 impl Dtype {
+    /// The numpy type string written in `.npy` headers.
     pub fn descr(self) -> &'static str {
         match self {
             Dtype::U8 => "|u1",
@@ -19,6 +23,7 @@ impl Dtype {
             Dtype::F32 => "<f4",
         }
     }
+    /// The numpy dtype name, as messages and `inspect` show it.
     pub fn numpy_name(self) -> &'static str {
         match self {
             Dtype::U8 => "uint8",
@@ -26,6 +31,7 @@ impl Dtype {
             Dtype::F32 => "float32",
         }
     }
+    /// Bytes per element.
     pub fn size(self) -> usize {
         match self {
             Dtype::U8 => 1,
@@ -37,9 +43,13 @@ impl Dtype {
 
 /// A parsed `.npy` entry: its numpy type string, shape, and the raw little-endian data.
 pub struct RawArray {
+    /// The type string as found in the header.
     pub descr: String,
+    /// The element type, when it is one of ours.
     pub dtype: Option<Dtype>,
+    /// The array shape.
     pub shape: Vec<usize>,
+    /// The array's bytes, little-endian, C order (a view into the input when possible).
     pub data: Bytes,
 }
 
