@@ -15,16 +15,30 @@ use md5::{Digest, Md5};
 pub enum FetchError {
     /// The server could not be reached or the transfer broke off.
     #[error("cannot download {url}: {message}")]
-    Network { url: String, message: String },
+    Network {
+        /// The address asked for.
+        url: String,
+        /// What went wrong, as the HTTP client said it.
+        message: String,
+    },
     /// The bytes arrived but are not the published file.
     #[error("{url}: MD5 is {actual}, expected {expected} (download discarded)")]
     Md5Mismatch {
+        /// The address downloaded.
         url: String,
+        /// The published MD5 (lowercase hex).
         expected: String,
+        /// The MD5 of the bytes received.
         actual: String,
     },
+    /// The cache or a temporary file beside it could not be written or read.
     #[error("{path}: {source}")]
-    Io { path: String, source: io::Error },
+    Io {
+        /// The local file concerned.
+        path: String,
+        /// The operating system's error.
+        source: io::Error,
+    },
 }
 
 impl FetchError {
@@ -37,6 +51,7 @@ impl FetchError {
 /// A verified local file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fetched {
+    /// Where the verified file lies (in the cache).
     pub path: PathBuf,
     /// Lowercase hex MD5 of the file.
     pub md5: String,
@@ -71,6 +86,7 @@ pub struct Md5Reader<R> {
 }
 
 impl<R: Read> Md5Reader<R> {
+    /// Reads from `inner`, hashing from here on.
     pub fn new(inner: R) -> Md5Reader<R> {
         Md5Reader {
             inner,

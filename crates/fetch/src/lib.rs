@@ -2,8 +2,11 @@
 //! download that is verified against a published MD5 and cached so a verified file is never
 //! fetched twice, checksums of input files, and reading of gzip and tar inputs.
 
+#![warn(missing_docs)]
+
 mod archive;
 mod download;
+#[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 
 pub use archive::{is_gzip, maybe_gunzip, open_maybe_gz, read_maybe_gz, visit_tar};
