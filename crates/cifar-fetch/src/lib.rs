@@ -3,6 +3,8 @@
 //! published-MD5 check into a cache it never re-downloads from, and turns the planar records
 //! (label byte(s), then the R, G and B planes of 32×32) into channels-last images.
 
+#![warn(missing_docs)]
+
 use std::collections::HashMap;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -53,14 +55,20 @@ pub struct Args {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// The dataset to convert.
 pub enum Which {
+    /// 10 classes.
     Cifar10,
+    /// 100 fine classes in 20 coarse ones.
     Cifar100,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// Which CIFAR-100 labels become the dataset's labels.
 pub enum LabelKind {
+    /// The 100 classes.
     Fine,
+    /// The 20 superclasses.
     Coarse,
 }
 
@@ -125,6 +133,7 @@ struct Config {
     classes: usize,
 }
 
+/// Runs `cifar-fetch` on parsed arguments: finds or downloads the archive, converts, writes.
 pub fn run(args: Args) -> Result<()> {
     let config = match (args.dataset, args.labels) {
         (Which::Cifar10, Some(_)) => usage!("--labels applies to --dataset cifar100 only"),
@@ -308,7 +317,7 @@ fn read_archive(
             })
         });
         let converted = receive.iter().try_for_each(|(base, member, bytes)| {
-            add_member(&mut input, &base, &member, bytes, config, &name).map_err(flatten)
+            add_member(&mut input, &base, &member, bytes, config, name).map_err(flatten)
         });
         drop(receive);
         let unpacked = unpack.join().expect("the unpacking thread does not panic");
@@ -406,7 +415,7 @@ fn add_member(
 /// Checks one record file (label bytes then planar R, G, B of 32×32) and extracts its labels.
 fn convert(bytes: Vec<u8>, config: &Config) -> Result<Converted, String> {
     let record = config.layout.label_bytes + PIXELS;
-    if bytes.len() % record != 0 {
+    if !bytes.len().is_multiple_of(record) {
         return Err(format!(
             "{} bytes is not a whole number of {record}-byte records",
             bytes.len()

@@ -1,6 +1,8 @@
 //! `corrupt`: the randomization tests of Zhang et al. (2017) applied to a dataset file: noisy or
 //! random labels, shuffled pixels, random pixels, Gaussian images.
 
+#![warn(missing_docs)]
+
 pub mod labels;
 pub mod pixels;
 pub use rethink_rng as streams;
@@ -72,8 +74,11 @@ pub struct Args {
 /// How pixels are randomized.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum PixelMode {
+    /// One random permutation of the H×W pixel positions, the same for every image.
     Shuffle,
+    /// An independent random permutation of the pixel positions for each image.
     Random,
+    /// Every image replaced by i.i.d. Gaussian pixels with the training images' per-channel moments.
     Gaussian,
 }
 
@@ -97,13 +102,18 @@ impl PixelMode {
 /// A validated request.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
+    /// The probability of redrawing each training label uniformly, if labels are corrupted.
     pub labels: Option<f64>,
+    /// The pixel randomization, if any.
     pub pixels: Option<PixelMode>,
+    /// Round Gaussian pixels to uint8 instead of keeping float32.
     pub quantize: bool,
+    /// The seed of every draw (streams per mode come from it through `rethink_rng`).
     pub seed: u64,
 }
 
 impl Config {
+    /// Checks the arguments (a usage error when they conflict or ask for nothing).
     pub fn from_args(args: &Args) -> anyhow::Result<Config> {
         if let Some(p) = args.labels
             && !(0.0..=1.0).contains(&p)
@@ -140,11 +150,15 @@ impl Config {
 /// What [`apply`] did, for the log line.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
+    /// Training examples in the output.
     pub train: usize,
+    /// Training labels redrawn this time; `None` when labels were not corrupted.
     pub redrawn: Option<usize>,
+    /// Training labels that now differ from the clean labels.
     pub changed: usize,
 }
 
+/// Runs `corrupt` on parsed arguments: reads the input, applies the corruption, writes the output.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let config = Config::from_args(&args)?;
     let output = Output::new(args.output.as_deref());

@@ -127,7 +127,9 @@ fn gather_fixed<const P: usize>(src: &[u8], dst: &mut [u8], perm: &[u32]) {
 /// Per-channel mean and standard deviation (population, over every pixel of every image).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Moments {
+    /// Mean of each channel.
     pub mean: Vec<f64>,
+    /// Standard deviation of each channel.
     pub std: Vec<f64>,
 }
 

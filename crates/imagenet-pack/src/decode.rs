@@ -11,8 +11,11 @@ use zune_core::options::DecoderOptions;
 /// An 8-bit RGB image, rows top to bottom, pixels R, G, B.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rgb {
+    /// Width in pixels.
     pub width: u32,
+    /// Height in pixels.
     pub height: u32,
+    /// The pixels, `width * height * 3` bytes.
     pub pixels: Vec<u8>,
 }
 

@@ -4,6 +4,8 @@
 //! so the output does not depend on `--jobs`; with `--shard-size` the output is a directory of
 //! shard files and memory stays bounded by a shard or two, whatever the size of the tree.
 
+#![warn(missing_docs)]
+
 pub mod decode;
 pub mod listing;
 pub mod resize;
@@ -71,8 +73,11 @@ pub struct Args {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// The ImageNet split being packed.
 pub enum SplitName {
+    /// The training images (written as the file's train split).
     Train,
+    /// The validation images (written as the file's test split).
     Val,
 }
 
@@ -101,6 +106,7 @@ struct Packed {
     bad: Vec<Bad>,
 }
 
+/// Runs `imagenet-pack` on parsed arguments: decodes, resizes and crops the listed images, writes.
 pub fn run(args: Args) -> Result<()> {
     let shards_dir = match (args.shard_size, &args.output) {
         (Some(_), None) => usage!("--shard-size needs -o DIR (the directory for the shards)"),

@@ -31,6 +31,7 @@ impl Filter {
         }
     }
 
+    /// The filter's name as recorded in meta.
     pub fn name(self) -> &'static str {
         match self {
             Filter::Bilinear => "bilinear",
@@ -43,9 +44,13 @@ impl Filter {
 /// Where the crop lies in the resized image and what that resized image's size is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
+    /// Width of the image after the resize, before the crop.
     pub resized_width: u32,
+    /// Height of the image after the resize, before the crop.
     pub resized_height: u32,
+    /// The crop's left edge in the resized image.
     pub left: u32,
+    /// The crop's top edge in the resized image.
     pub top: u32,
 }
 

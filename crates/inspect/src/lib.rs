@@ -1,5 +1,7 @@
 //! `inspect`: what is inside a dataset file, for people (`--json` for programs, `--grid` for eyes).
 
+#![warn(missing_docs)]
+
 mod grid;
 mod stats;
 
@@ -49,6 +51,7 @@ pub struct Args {
     pub scale: Option<u32>,
 }
 
+/// Runs `inspect` on parsed arguments: prints the summary or writes the grid image.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let dataset = args.input.read_dataset()?;
     let name = args.input.to_string();

@@ -4,6 +4,8 @@
 //! directory for `--dataset fashion-mnist`. Otherwise the files are downloaded, checked against
 //! their published MD5s and cached.
 
+#![warn(missing_docs)]
+
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -49,8 +51,11 @@ pub struct Args {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+/// The dataset to convert.
 pub enum Which {
+    /// Handwritten digits 0-9.
     Mnist,
+    /// Zalando's clothing images, ten classes.
     FashionMnist,
 }
 
@@ -111,6 +116,7 @@ const FASHION_MNIST: Known = Known {
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 
+/// Runs `mnist-fetch` on parsed arguments: finds or downloads the IDX files, converts, writes.
 pub fn run(args: Args) -> Result<()> {
     let known = match args.dataset {
         Which::Mnist => &MNIST,

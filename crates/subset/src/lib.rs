@@ -2,6 +2,8 @@
 //! carrying the clean labels and the corruption mask along. This is how the CPU-sized experiments
 //! are cut from full datasets.
 
+#![warn(missing_docs)]
+
 pub mod sample;
 
 use std::path::PathBuf;
@@ -49,6 +51,7 @@ pub struct Args {
     pub seed: u64,
 }
 
+/// Runs `subset` on parsed arguments: reads the input, draws the subsets, writes the output.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.train.is_none() && args.test.is_none() {
         usage!("nothing to do: give --train N and/or --test M");
