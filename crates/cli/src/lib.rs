@@ -2,6 +2,8 @@
 //! binary data on a terminal, one-line errors, exit codes (0 ok, 1 data or runtime error, 2 usage),
 //! a quiet exit on a broken pipe, history records and progress bars.
 
+#![warn(missing_docs)]
+
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
@@ -76,7 +78,9 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
 /// A file argument: a path, or `-` for standard input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Input {
+    /// Standard input (`-`).
     Stdin,
+    /// A path.
     Path(PathBuf),
 }
 
@@ -131,7 +135,9 @@ impl Input {
 /// Where a tool writes its binary result: a path (`-o PATH`, written atomically) or stdout.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
+    /// Standard output (no `-o`, or `-o -`).
     Stdout,
+    /// A file, written atomically.
     Path(PathBuf),
 }
 
@@ -152,6 +158,7 @@ impl Output {
         Ok(())
     }
 
+    /// The name used in messages: the path, or `<stdout>`.
     pub fn name(&self) -> String {
         match self {
             Output::Stdout => "<stdout>".into(),

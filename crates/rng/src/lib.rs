@@ -7,6 +7,8 @@
 //! Bounded integers and uniform floats are derived here from raw ChaCha words (not through
 //! `rand`'s samplers) so the draws are pinned down by this file and the ChaCha specification.
 
+#![warn(missing_docs)]
+
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
