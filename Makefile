@@ -32,7 +32,7 @@ DROPOUT     ?= 0.5
 # The parts, each under its own `make help` heading, listed after this file's: libtorch for `train`
 # (LIBTORCH, LIBTORCH_STAMP; TORCH=cuda for a GPU build), the sweep machinery and reports,
 # benchmarks, Slurm. tests/make/help.sh checks that every scripts/make/*.mk is included here.
-MAKE_PARTS := libtorch sweeps study benches slurm
+MAKE_PARTS := libtorch sweeps study benches slurm install
 include $(MAKE_PARTS:%=$(ROOT)/scripts/make/%.mk)
 
 ##@ Setup
@@ -80,6 +80,7 @@ test: setup ## run every test (vendored patch, Rust unit, integration, numpy int
 	cargo test --release -p mnist-fetch --manifest-path $(ROOT)/Cargo.toml -- --ignored
 	$(ROOT)/tests/make/help.sh
 	$(ROOT)/tests/make/sweep.sh
+	$(ROOT)/tests/make/install.sh
 	BIN=$(BIN) $(ROOT)/tests/slurm/run.sh
 
 check-vendor-patch: ## the vendored burn-tch is the published crate + crates/train/vendor/burn-tch.patch
