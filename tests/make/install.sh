@@ -17,8 +17,9 @@ tools=$(cd "$repo/crates" && ls -d */src/main.rs | cut -d/ -f1 | grep -vx man)
 [[ $(wc -w <<<"$tools") -ge 8 ]] || fail "expected at least 8 tools, found: $tools"
 
 # The default PREFIX is ~/.local.
-mk -s print-installed HOME=/home/someone | grep -qx /home/someone/.local/bin/corrupt ||
-    fail "the default PREFIX is not \$HOME/.local"
+# (Output captured first: grep -q stops reading early, and make would die of SIGPIPE under pipefail.)
+defaults=$(mk -s print-installed HOME=/home/someone)
+grep -qx /home/someone/.local/bin/corrupt <<<"$defaults" || fail "the default PREFIX is not \$HOME/.local"
 ok "PREFIX defaults to \$HOME/.local"
 
 prefix=$work/prefix
@@ -54,7 +55,7 @@ for t in $tools; do
     done
 done
 ok "every man page renders (man -l, groff -ww without warnings) and names its tool's options"
-MANPATH=$prefix/share/man man -w corrupt | grep -qx "$man1/corrupt.1" || fail "man does not find corrupt.1 under PREFIX/share/man"
+[[ $(MANPATH=$prefix/share/man man -w corrupt) == "$man1/corrupt.1" ]] || fail "man does not find corrupt.1 under PREFIX/share/man"
 ok "man finds the pages through PREFIX/share/man"
 
 for t in $tools; do
