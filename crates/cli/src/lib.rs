@@ -1,5 +1,6 @@
 //! What every rethink tool does the same way: `-` for stdin/stdout, atomic output files, refusing
-//! binary data on a terminal, one-line errors, exit codes (0 ok, 1 data or runtime error, 2 usage),
+//! binary data on a terminal, one-line errors, exit codes (0 ok, 1 data or runtime error, 2 usage,
+//! 130 stopped by Ctrl-C),
 //! a quiet exit on a broken pipe, history records and progress bars.
 
 #![warn(missing_docs)]
@@ -14,6 +15,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use rethink_dataset::{Dataset, HistoryRecord};
+
+pub mod interrupt;
 
 /// A misuse of the command line (exit code 2), found after clap parsed the arguments.
 #[derive(Debug)]
@@ -63,6 +66,8 @@ pub fn exit_for(tool: &str, err: &anyhow::Error) -> ExitCode {
     eprintln!("{tool}: {text}");
     if err.chain().any(|e| e.is::<UsageError>()) {
         ExitCode::from(2)
+    } else if err.chain().any(|e| e.is::<interrupt::Interrupted>()) {
+        ExitCode::from(130)
     } else {
         ExitCode::from(1)
     }

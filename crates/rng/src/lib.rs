@@ -9,6 +9,8 @@
 
 #![warn(missing_docs)]
 
+pub mod training;
+
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 

@@ -7,6 +7,7 @@
 // deprecation warnings are silenced crate-wide.
 #![allow(deprecated)]
 
+pub mod checkpoint;
 pub mod config;
 pub mod data;
 pub mod metrics;

@@ -4,77 +4,28 @@
 //! comes from (seed, epoch), so a resumed run replays the uninterrupted one.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
-use burn::store::ModuleRecord;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
-use rand::SeedableRng;
-use rand::seq::SliceRandom;
-use rand_chacha::ChaCha8Rng;
+use rethink_cli::interrupt::{self, Interrupted};
 use rethink_cli::usage;
 use rethink_dataset::{Dataset, Split};
-use serde::{Deserialize, Serialize};
+use rethink_rng::training::{WEIGHTS_SALT, epoch_order, mix_seed};
 use serde_json::Value;
 
 use crate::Args;
+use crate::checkpoint::{self, CheckpointState};
 use crate::config::{self, Config};
 use crate::data::{DeviceSplit, Pipeline};
 use crate::metrics::{
     self, CorruptionCounts, EvalRecord, MetricsLog, StopReason, Summary, TrainRecord,
 };
 use crate::models::{Architecture, Network};
-
-static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_sigint(_: libc::c_int) {
-    if INTERRUPTED.swap(true, Ordering::SeqCst) {
-        // A second Ctrl-C: give up on the checkpoint.
-        unsafe { libc::_exit(130) };
-    }
-}
-
-fn install_sigint_handler() {
-    // SAFETY: the handler only touches an atomic and calls the async-signal-safe _exit.
-    unsafe {
-        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
-    }
-}
-
-/// What `checkpoint/state.json` records beside the model and optimizer files.
-#[derive(Serialize, Deserialize)]
-struct CheckpointState {
-    step: u64,
-    wall_s: f64,
-    /// The training loss summed since the last `train` record (f32, as summed on the device),
-    /// and over how many steps: a resumed run continues the same sum.
-    loss_sum: Option<f32>,
-    loss_count: u64,
-}
-
-/// A mix of two numbers into a well-spread 64-bit seed (SplitMix64 finalizer).
-pub fn mix_seed(seed: u64, salt: u64) -> u64 {
-    let mut z = seed
-        ^ salt
-            .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-            .wrapping_add(0x632B_E59B_D9B4_E019);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// The order of the training examples in `epoch`.
-pub fn epoch_order(n: usize, seed: u64, epoch: u64) -> Vec<i64> {
-    let mut order: Vec<i64> = (0..n as i64).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(seed, 0x5EED_0000_0000 + epoch));
-    order.shuffle(&mut rng);
-    order
-}
 
 fn make_device(options: &config::Options) -> Result<Device> {
     tch::set_num_threads(options.threads as i32);
@@ -154,11 +105,8 @@ pub fn train(args: Args) -> Result<()> {
     let out = args.out.clone().expect("clap requires --out");
     let data = args.data.clone().expect("clap requires --data");
     let config_path = out.join("config.json");
-    let checkpoint_dir = out.join("checkpoint");
     if args.resume {
-        if !checkpoint_dir.join("state.json").exists()
-            && !out.join("checkpoint.old").join("state.json").exists()
-        {
+        if !checkpoint::exists(&out) {
             bail!("{}: no checkpoint to resume from", out.display());
         }
     } else if config_path.exists() {
@@ -203,7 +151,7 @@ pub fn train(args: Args) -> Result<()> {
         dropout: args.dropout,
     };
     let training_device = device.clone().autodiff();
-    training_device.seed(mix_seed(args.seed, 0x1417));
+    training_device.seed(mix_seed(args.seed, WEIGHTS_SALT));
     let mut model = Network::new(&arch, &training_device);
 
     let n = train.len();
@@ -294,21 +242,8 @@ pub fn train(args: Args) -> Result<()> {
                 differing
             );
         }
-        let dir = if checkpoint_dir.join("state.json").exists() {
-            checkpoint_dir.clone()
-        } else {
-            out.join("checkpoint.old")
-        };
-        let state: CheckpointState =
-            serde_json::from_str(&std::fs::read_to_string(dir.join("state.json"))?)?;
-        let record = ModuleRecord::load(dir.join("model.bpk"))
-            .map_err(|e| anyhow!("{}: {e}", dir.join("model.bpk").display()))?;
-        model = model
-            .try_load_record(record)
-            .map_err(|e| anyhow!("{}: {e}", dir.join("model.bpk").display()))?;
-        optimizer = optimizer
-            .load(dir.join("optimizer.bpk"))
-            .map_err(|e| anyhow!("{}: {e}", dir.join("optimizer.bpk").display()))?;
+        let state;
+        (model, optimizer, state) = checkpoint::load(&out, model, optimizer)?;
         let _ = std::fs::remove_file(out.join("summary.json"));
         let interval = eval_interval(&config);
         let log = MetricsLog::resume(&out.join("metrics.jsonl"), state.step, |s| {
@@ -320,12 +255,7 @@ pub fn train(args: Args) -> Result<()> {
             .with_context(|| format!("{}: cannot create", out.display()))?;
         (
             MetricsLog::create(&out.join("metrics.jsonl"))?,
-            CheckpointState {
-                step: 0,
-                wall_s: 0.0,
-                loss_sum: None,
-                loss_count: 0,
-            },
+            CheckpointState::start(),
         )
     };
     config.write(&config_path)?;
@@ -342,7 +272,7 @@ pub fn train(args: Args) -> Result<()> {
     );
     drop(dataset);
 
-    install_sigint_handler();
+    interrupt::install();
     let run = Run {
         config: &config,
         out: &out,
@@ -354,21 +284,6 @@ pub fn train(args: Args) -> Result<()> {
         augment: options.augment,
     };
     run.train_loop(model, optimizer, &mut metrics, resume_state)
-}
-
-fn checkpoint_state(
-    step: u64,
-    wall_s: f64,
-    loss_sum: &Option<Tensor<1>>,
-    loss_count: u64,
-) -> CheckpointState {
-    let loss_sum = loss_sum.as_ref().map(|t| t.clone().into_scalar::<f32>());
-    CheckpointState {
-        step,
-        wall_s,
-        loss_sum,
-        loss_count,
-    }
 }
 
 /// Steps between evaluations.
@@ -617,35 +532,6 @@ impl Run<'_> {
         }
     }
 
-    fn save_checkpoint(
-        &self,
-        model: &Network,
-        optimizer: &ModuleOptimizer,
-        state: CheckpointState,
-    ) -> Result<()> {
-        let tmp = self.out.join("checkpoint.tmp");
-        let dir = self.out.join("checkpoint");
-        let old = self.out.join("checkpoint.old");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp)
-            .with_context(|| format!("{}: cannot create", tmp.display()))?;
-        model
-            .clone()
-            .save_file(tmp.join("model.bpk"))
-            .map_err(|e| anyhow!("{}: {e}", tmp.join("model.bpk").display()))?;
-        optimizer
-            .save(tmp.join("optimizer.bpk"))
-            .map_err(|e| anyhow!("{}: {e}", tmp.join("optimizer.bpk").display()))?;
-        std::fs::write(tmp.join("state.json"), serde_json::to_vec(&state)?)?;
-        let _ = std::fs::remove_dir_all(&old);
-        if dir.exists() {
-            std::fs::rename(&dir, &old)?;
-        }
-        std::fs::rename(&tmp, &dir)?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
-    }
-
     fn train_loop(
         &self,
         mut model: Network,
@@ -726,14 +612,15 @@ impl Run<'_> {
                 stopped = Some(stop_reason_at_cap);
                 break;
             }
-            if INTERRUPTED.load(Ordering::SeqCst) {
+            if interrupt::requested() {
                 bar.abandon();
-                let state = checkpoint_state(step, wall(), &loss_sum, loss_count);
-                self.save_checkpoint(&model, &optimizer, state)?;
-                bail!(
+                let state = CheckpointState::at(step, wall(), &loss_sum, loss_count);
+                checkpoint::save(self.out, &model, &optimizer, state)?;
+                return Err(Interrupted(format!(
                     "interrupted at step {step}; checkpoint saved in {}, continue with --resume",
                     self.out.join("checkpoint").display()
-                );
+                ))
+                .into());
             }
             let epoch = step / spe;
             if order.as_ref().is_none_or(|(e, _)| *e != epoch) {
@@ -821,8 +708,8 @@ impl Run<'_> {
                 }
             }
             if step % spe == 0 || stopped.is_some() || at_cap {
-                let state = checkpoint_state(step, wall(), &loss_sum, loss_count);
-                self.save_checkpoint(&model, &optimizer, state)?;
+                let state = CheckpointState::at(step, wall(), &loss_sum, loss_count);
+                checkpoint::save(self.out, &model, &optimizer, state)?;
             }
         }
         bar.finish_and_clear();

@@ -409,3 +409,86 @@ fn write_npz(path: &std::path::Path, classes: usize, labels: &[u8]) {
     }
     zip.finish().unwrap();
 }
+
+/// Ctrl-C saves a checkpoint and exits with 130 (128 + SIGINT); `--resume` then continues from
+/// that checkpoint to the same numbers as a run never interrupted.
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_exits_130() {
+    let dir = tmp();
+    let data = small_cifar(&dir);
+    let out = path(&dir, "run");
+    let mut child = train_bin()
+        .args(["--model", "mlp-1x512", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--batch-size",
+            "20",
+            "--crop",
+            "8",
+            "--threads",
+            "1",
+            "--epochs",
+            "100000",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The first checkpoint comes after the first epoch (5 steps): wait for it, then interrupt.
+    let started = std::time::Instant::now();
+    while !out.join("checkpoint").join("state.json").exists() {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no checkpoint after 120 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: kill sends a signal to the child we spawned.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted at step"), "{stderr}");
+    assert!(!out.join("summary.json").exists());
+    let step = read_json(&out.join("checkpoint").join("state.json"))["step"]
+        .as_u64()
+        .unwrap();
+    assert!(step >= 5, "checkpoint at step {step}");
+    // Resume to a few steps past the interruption and compare with an uninterrupted run.
+    let until = (step + 7).to_string();
+    let resume = ["--max-steps", until.as_str(), "--resume"];
+    run(
+        train_bin()
+            .args(["--model", "mlp-1x512", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&out)
+            .args(["--batch-size", "20", "--crop", "8", "--threads", "1"])
+            .args(resume),
+        0,
+    );
+    let whole = path(&dir, "whole");
+    run(
+        train_bin()
+            .args(["--model", "mlp-1x512", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(&whole)
+            .args([
+                "--batch-size",
+                "20",
+                "--crop",
+                "8",
+                "--threads",
+                "1",
+                "--max-steps",
+                until.as_str(),
+            ]),
+        0,
+    );
+    assert_eq!(
+        read_json(&whole.join("summary.json"))["final"],
+        read_json(&out.join("summary.json"))["final"]
+    );
+}
