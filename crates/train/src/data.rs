@@ -4,6 +4,9 @@
 //! flipped (`--augment flip`), scaled to [0, 1] (÷255; float Gaussian-noise files live on the same
 //! 0–255 scale) and whitened per image, (x − mean) / max(std, 1/√D), without copying images
 //! through the host.
+//!
+//! About half of this file is its tests: each crop, flip and resize is checked against the same
+//! window cut and whitened on the host.
 
 use anyhow::{Result, bail};
 use burn::tensor::{DType, Device, Distribution, Int, Tensor, TensorData};

@@ -10,9 +10,11 @@
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod evaluate;
 pub mod metrics;
 pub mod models;
 pub mod training;
+pub mod weight_decay;
 
 use std::path::PathBuf;
 

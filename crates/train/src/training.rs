@@ -2,12 +2,16 @@
 //! evaluations of the training and test sets, checkpoints every epoch and on Ctrl-C, and an exact
 //! `--resume`: every step reseeds the device generator from (seed, step) and every epoch's order
 //! comes from (seed, epoch), so a resumed run replays the uninterrupted one.
+//!
+//! This file is the run's setup and its loop (≈580 lines, one job): evaluation
+//! ([`crate::evaluate`]), checkpoints ([`crate::checkpoint`]), weight decay
+//! ([`crate::weight_decay`]) and seeds (`rethink_rng::training`) live in their own modules.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use burn::module::{Module, ModuleVisitor, Param};
+use burn::module::Module;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::log_softmax;
@@ -22,10 +26,10 @@ use crate::Args;
 use crate::checkpoint::{self, CheckpointState};
 use crate::config::{self, Config};
 use crate::data::{DeviceSplit, Pipeline};
-use crate::metrics::{
-    self, CorruptionCounts, EvalRecord, MetricsLog, StopReason, Summary, TrainRecord,
-};
+use crate::evaluate::{Subsets, evaluate};
+use crate::metrics::{self, EvalRecord, MetricsLog, StopReason, Summary, TrainRecord};
 use crate::models::{Architecture, Network};
+use crate::weight_decay::{apply_weight_decay, decayed_parameters};
 
 fn make_device(options: &config::Options) -> Result<Device> {
     tch::set_num_threads(options.threads as i32);
@@ -303,130 +307,7 @@ fn differing_keys(a: &Value, b: &Value) -> String {
     keys.join(", ")
 }
 
-/// Host-side label sets for the subset accuracies.
-struct Subsets {
-    labels: Vec<u16>,
-    clean: Option<Vec<u16>>,
-    /// 1 where the training label differs from the clean label: the examples that can only be
-    /// memorized (a redrawn label equal to the true class can be learned by generalization).
-    corrupted: Option<Vec<u8>>,
-    /// 1 where the label was redrawn (`train_corrupted`).
-    redrawn: Option<Vec<u8>>,
-    test_labels: Option<Vec<u16>>,
-    /// Top-5 accuracy is recorded with more than 5 classes.
-    top5: bool,
-}
-
-impl Subsets {
-    fn new(
-        labels: &[u16],
-        clean: Option<&[u16]>,
-        redrawn: Option<Vec<u8>>,
-        test_labels: Option<Vec<u16>>,
-        classes: usize,
-    ) -> Subsets {
-        let corrupted = clean.map(|c| labels.iter().zip(c).map(|(l, c)| (l != c) as u8).collect());
-        Subsets {
-            labels: labels.to_vec(),
-            clean: clean.map(<[u16]>::to_vec),
-            corrupted,
-            redrawn,
-            test_labels,
-            top5: classes > 5,
-        }
-    }
-
-    fn counts(&self) -> CorruptionCounts {
-        let ones = |m: &Option<Vec<u8>>| m.as_ref().map(|m| m.iter().filter(|&&v| v == 1).count());
-        CorruptionCounts {
-            corrupted: ones(&self.corrupted),
-            redrawn: ones(&self.redrawn),
-        }
-    }
-}
-
-/// The names of the parameters weight decay applies to: the weights of convolutions and linear
-/// layers (not their biases, not BatchNorm's shift or scale), TensorFlow's convention.
-pub fn decayed_parameters(model: &Network) -> Vec<String> {
-    struct Names {
-        path: Vec<(String, String)>,
-        names: Vec<String>,
-    }
-    impl ModuleVisitor for Names {
-        fn enter_module(&mut self, name: &str, container: &str) {
-            self.path.push((name.to_string(), container.to_string()));
-        }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, _: &Param<Tensor<D>>) {
-            if is_decayed(&self.path) {
-                let names: Vec<&str> = self.path.iter().map(|(n, _)| n.as_str()).collect();
-                self.names.push(names.join("."));
-            }
-        }
-    }
-    let mut visitor = Names {
-        path: Vec::new(),
-        names: Vec::new(),
-    };
-    model.visit(&mut visitor);
-    visitor.names
-}
-
-/// A `weight` field of a `Conv2d` or `Linear` (the visitor names each field with the type that
-/// holds it).
-fn is_decayed(path: &[(String, String)]) -> bool {
-    match path.last() {
-        Some((name, parent)) => {
-            name == "weight" && matches!(parent.as_str(), "Struct:Conv2d" | "Struct:Linear")
-        }
-        None => false,
-    }
-}
-
-/// Adds `weight_decay`·w to the gradient of every decayed parameter w (the L2 penalty
-/// ½·wd·‖w‖² of TensorFlow's models), before momentum, as PyTorch's SGD does.
-fn apply_weight_decay(
-    model: &Network,
-    grads: GradientsParams,
-    weight_decay: f64,
-) -> GradientsParams {
-    struct Decay {
-        path: Vec<(String, String)>,
-        grads: GradientsParams,
-        weight_decay: f64,
-    }
-    impl ModuleVisitor for Decay {
-        fn enter_module(&mut self, name: &str, container: &str) {
-            self.path.push((name.to_string(), container.to_string()));
-        }
-        fn exit_module(&mut self, _: &str, _: &str) {
-            self.path.pop();
-        }
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            if !is_decayed(&self.path) {
-                return;
-            }
-            if let Some(grad) = self.grads.remove::<D>(param.id) {
-                let weight = param.val().inner();
-                self.grads
-                    .register(param.id, grad + weight.mul_scalar(self.weight_decay));
-            }
-        }
-    }
-    if weight_decay == 0.0 {
-        return grads;
-    }
-    let mut visitor = Decay {
-        path: Vec::new(),
-        grads,
-        weight_decay,
-    };
-    model.visit(&mut visitor);
-    visitor.grads
-}
-
+/// One training run: what the loop reads (configuration, data on the device, label subsets).
 struct Run<'a> {
     config: &'a Config,
     out: &'a PathBuf,
@@ -436,52 +317,6 @@ struct Run<'a> {
     subsets: &'a Subsets,
     eval_batch: usize,
     augment: crate::data::Augment,
-}
-
-/// Mean loss, predicted classes and the rank of each label (how many classes scored above it:
-/// 0 means top-1, < 5 top-5) of `model` on a whole split.
-fn evaluate(
-    model: &Network,
-    pipeline: &Pipeline,
-    split: &DeviceSplit,
-    batch: usize,
-) -> (f64, Vec<i64>, Vec<i64>) {
-    let mut losses = Vec::new();
-    let mut predictions = Vec::new();
-    let mut ranks = Vec::new();
-    for start in (0..split.len).step_by(batch) {
-        let end = (start + batch).min(split.len);
-        let logits = model.forward(pipeline.eval_batch(split, start, end)); // [b, classes]
-        let log_probs = log_softmax(logits, 1);
-        let labels = split
-            .labels
-            .clone()
-            .slice([start..end])
-            .unsqueeze_dim::<2>(1); // [b, 1]
-        let label_log_probs = log_probs.clone().gather(1, labels); // [b, 1]
-        let classes = log_probs.dims()[1];
-        ranks.push(
-            log_probs
-                .clone()
-                .greater(label_log_probs.clone().expand([end - start, classes]))
-                .int()
-                .sum_dim(1),
-        ); // [b, 1]
-        losses.push(label_log_probs.sum().neg());
-        predictions.push(log_probs.argmax(1)); // [b, 1]
-    }
-    let loss: f64 = Tensor::cat(losses, 0).sum().into_scalar::<f32>() as f64 / split.len as f64;
-    let predictions = Tensor::cat(predictions, 0)
-        .into_data()
-        .convert::<i64>()
-        .to_vec::<i64>()
-        .expect("int predictions");
-    let ranks = Tensor::cat(ranks, 0)
-        .into_data()
-        .convert::<i64>()
-        .to_vec::<i64>()
-        .expect("int ranks");
-    (loss, predictions, ranks)
 }
 
 impl Run<'_> {
@@ -747,58 +582,5 @@ impl Run<'_> {
             self.out.display()
         ));
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::models::ModelName;
-
-    /// The decayed gradient is the plain gradient plus wd·w on weights, unchanged on biases.
-    #[test]
-    fn weight_decay_adds_wd_times_weight_to_weights_only() {
-        let device = Device::libtorch().autodiff();
-        device.seed(1);
-        let arch = Architecture {
-            name: ModelName::Mlp { depth: 1, width: 4 },
-            input: [2, 2, 1],
-            classes: 3,
-            batchnorm: true,
-            dropout: 0.0,
-        };
-        let model = Network::new(&arch, &device);
-        let loss = || {
-            model
-                .forward(Tensor::<4>::ones([2, 2, 2, 1], &device))
-                .sum()
-        };
-        let plain = GradientsParams::from_grads(loss().backward(), &model);
-        let decayed = apply_weight_decay(
-            &model,
-            GradientsParams::from_grads(loss().backward(), &model),
-            0.5,
-        );
-        let Network::Mlp(mlp) = &model else {
-            unreachable!()
-        };
-        let vec = |t: Tensor<2>| t.into_data().to_vec::<f32>().unwrap();
-        for layer in mlp.hidden.iter().chain([&mlp.output]) {
-            let w = vec(layer.weight.val().inner());
-            let g = vec(plain.get::<2>(layer.weight.id).unwrap());
-            let gd = vec(decayed.get::<2>(layer.weight.id).unwrap());
-            for ((w, g), gd) in w.iter().zip(&g).zip(&gd) {
-                assert!((gd - (g + 0.5 * w)).abs() < 1e-6, "{gd} vs {g} + 0.5·{w}");
-            }
-            let bias = layer.bias.as_ref().unwrap();
-            let b = |g: &GradientsParams| {
-                g.get::<1>(bias.id)
-                    .unwrap()
-                    .into_data()
-                    .to_vec::<f32>()
-                    .unwrap()
-            };
-            assert_eq!(b(&plain), b(&decayed));
-        }
     }
 }

@@ -130,7 +130,7 @@ fn weight_decay_targets_conv_and_linear_weights() {
             dropout: 0.0,
         };
         let model = Network::new(&arch, &device);
-        let decayed = train::training::decayed_parameters(&model);
+        let decayed = train::weight_decay::decayed_parameters(&model);
         let mut ranks = Ranks {
             path: Vec::new(),
             matrices: Vec::new(),
@@ -152,7 +152,7 @@ fn weight_decay_targets_conv_and_linear_weights() {
         dropout: 0.0,
     };
     assert_eq!(
-        train::training::decayed_parameters(&Network::new(&arch, &device)).len(),
+        train::weight_decay::decayed_parameters(&Network::new(&arch, &device)).len(),
         20
     );
 }
@@ -167,17 +167,20 @@ fn train_args(data: &std::path::Path, out: &std::path::Path, model: &str) -> std
     cmd
 }
 
+/// 40 learnable 6×6×1 images of 10 classes in `dir/d.npz`, no test split.
+fn small_ten_class(dir: &tempfile::TempDir) {
+    let split = prototype_split(40, [6, 6, 1], 10, 0.2, 1);
+    write_dataset(
+        &path(dir, "d.npz"),
+        &dataset("proto", 10, Some(split), None),
+    );
+}
+
 /// config.json lists the decayed parameters; without decay the list is empty.
 #[test]
 fn config_records_the_decayed_parameters() {
     let dir = tmp();
-    let data = dataset(
-        "proto",
-        10,
-        Some(prototype_split(40, [6, 6, 1], 10, 0.2, 1)),
-        None,
-    );
-    write_dataset(&path(&dir, "d.npz"), &data);
+    small_ten_class(&dir);
     let out = path(&dir, "wd");
     run(
         train_args(&path(&dir, "d.npz"), &out, "mlp-1x8").args([
@@ -305,13 +308,7 @@ fn memorization_counts_labels_that_differ() {
 #[test]
 fn settings_that_would_do_nothing_are_refused_or_made_to_work() {
     let dir = tmp();
-    let data = dataset(
-        "proto",
-        10,
-        Some(prototype_split(40, [6, 6, 1], 10, 0.2, 1)),
-        None,
-    );
-    write_dataset(&path(&dir, "d.npz"), &data);
+    small_ten_class(&dir);
     let d = path(&dir, "d.npz");
     let out = path(&dir, "crop");
     run(

@@ -417,21 +417,17 @@ fn ctrl_c_saves_a_checkpoint_and_exits_130() {
     let dir = tmp();
     let data = small_cifar(&dir);
     let out = path(&dir, "run");
-    let mut child = train_bin()
-        .args(["--model", "mlp-1x512", "--data"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&out)
-        .args([
-            "--batch-size",
-            "20",
-            "--crop",
-            "8",
-            "--threads",
-            "1",
-            "--epochs",
-            "100000",
-        ])
+    let train_into = |out: &std::path::Path| {
+        let mut cmd = train_bin();
+        cmd.args(["--model", "mlp-1x512", "--data"])
+            .arg(&data)
+            .arg("--out")
+            .arg(out)
+            .args(["--batch-size", "20", "--crop", "8", "--threads", "1"]);
+        cmd
+    };
+    let child = train_into(&out)
+        .args(["--epochs", "100000"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -457,36 +453,12 @@ fn ctrl_c_saves_a_checkpoint_and_exits_130() {
     assert!(step >= 5, "checkpoint at step {step}");
     // Resume to a few steps past the interruption and compare with an uninterrupted run.
     let until = (step + 7).to_string();
-    let resume = ["--max-steps", until.as_str(), "--resume"];
     run(
-        train_bin()
-            .args(["--model", "mlp-1x512", "--data"])
-            .arg(&data)
-            .arg("--out")
-            .arg(&out)
-            .args(["--batch-size", "20", "--crop", "8", "--threads", "1"])
-            .args(resume),
+        train_into(&out).args(["--max-steps", until.as_str(), "--resume"]),
         0,
     );
     let whole = path(&dir, "whole");
-    run(
-        train_bin()
-            .args(["--model", "mlp-1x512", "--data"])
-            .arg(&data)
-            .arg("--out")
-            .arg(&whole)
-            .args([
-                "--batch-size",
-                "20",
-                "--crop",
-                "8",
-                "--threads",
-                "1",
-                "--max-steps",
-                until.as_str(),
-            ]),
-        0,
-    );
+    run(train_into(&whole).args(["--max-steps", until.as_str()]), 0);
     assert_eq!(
         read_json(&whole.join("summary.json"))["final"],
         read_json(&out.join("summary.json"))["final"]

@@ -1,0 +1,98 @@
+//! What an evaluation measures: the loss, top-1 and top-5 of a model on a whole split, and the
+//! label subsets the paper's memorization plots need (labels that differ from the clean ones,
+//! labels that were redrawn), kept on the host.
+
+use burn::tensor::Tensor;
+use burn::tensor::activation::log_softmax;
+
+use crate::data::{DeviceSplit, Pipeline};
+use crate::metrics::CorruptionCounts;
+use crate::models::Network;
+
+/// Host-side label sets for the subset accuracies.
+pub struct Subsets {
+    pub labels: Vec<u16>,
+    pub clean: Option<Vec<u16>>,
+    /// 1 where the training label differs from the clean label: the examples that can only be
+    /// memorized (a redrawn label equal to the true class can be learned by generalization).
+    pub corrupted: Option<Vec<u8>>,
+    /// 1 where the label was redrawn (`train_corrupted`).
+    pub redrawn: Option<Vec<u8>>,
+    pub test_labels: Option<Vec<u16>>,
+    /// Top-5 accuracy is recorded with more than 5 classes.
+    pub top5: bool,
+}
+
+impl Subsets {
+    pub fn new(
+        labels: &[u16],
+        clean: Option<&[u16]>,
+        redrawn: Option<Vec<u8>>,
+        test_labels: Option<Vec<u16>>,
+        classes: usize,
+    ) -> Subsets {
+        let corrupted = clean.map(|c| labels.iter().zip(c).map(|(l, c)| (l != c) as u8).collect());
+        Subsets {
+            labels: labels.to_vec(),
+            clean: clean.map(<[u16]>::to_vec),
+            corrupted,
+            redrawn,
+            test_labels,
+            top5: classes > 5,
+        }
+    }
+
+    pub fn counts(&self) -> CorruptionCounts {
+        let ones = |m: &Option<Vec<u8>>| m.as_ref().map(|m| m.iter().filter(|&&v| v == 1).count());
+        CorruptionCounts {
+            corrupted: ones(&self.corrupted),
+            redrawn: ones(&self.redrawn),
+        }
+    }
+}
+
+/// Mean loss, predicted classes and the rank of each label (how many classes scored above it:
+/// 0 means top-1, < 5 top-5) of `model` on a whole split.
+pub fn evaluate(
+    model: &Network,
+    pipeline: &Pipeline,
+    split: &DeviceSplit,
+    batch: usize,
+) -> (f64, Vec<i64>, Vec<i64>) {
+    let mut losses = Vec::new();
+    let mut predictions = Vec::new();
+    let mut ranks = Vec::new();
+    for start in (0..split.len).step_by(batch) {
+        let end = (start + batch).min(split.len);
+        let logits = model.forward(pipeline.eval_batch(split, start, end)); // [b, classes]
+        let log_probs = log_softmax(logits, 1);
+        let labels = split
+            .labels
+            .clone()
+            .slice([start..end])
+            .unsqueeze_dim::<2>(1); // [b, 1]
+        let label_log_probs = log_probs.clone().gather(1, labels); // [b, 1]
+        let classes = log_probs.dims()[1];
+        ranks.push(
+            log_probs
+                .clone()
+                .greater(label_log_probs.clone().expand([end - start, classes]))
+                .int()
+                .sum_dim(1),
+        ); // [b, 1]
+        losses.push(label_log_probs.sum().neg());
+        predictions.push(log_probs.argmax(1)); // [b, 1]
+    }
+    let loss: f64 = Tensor::cat(losses, 0).sum().into_scalar::<f32>() as f64 / split.len as f64;
+    let predictions = Tensor::cat(predictions, 0)
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .expect("int predictions");
+    let ranks = Tensor::cat(ranks, 0)
+        .into_data()
+        .convert::<i64>()
+        .to_vec::<i64>()
+        .expect("int ranks");
+    (loss, predictions, ranks)
+}
