@@ -19,7 +19,7 @@ VPY         := $(VENV)/bin/python
 # Recursive make must name this Makefile: the current directory may be elsewhere.
 SUBMAKE      = $(MAKE) --no-print-directory -f $(ROOT)/Makefile
 BIN         := $(ROOT)/target/release
-APT_PACKAGES := dataset-fashion-mnist binutils
+APT_PACKAGES := dataset-fashion-mnist binutils groff-base man-db
 FMNIST_DIR  ?= /usr/share/datasets/fashion-mnist
 
 DEVICE      ?= cpu
