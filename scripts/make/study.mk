@@ -26,9 +26,12 @@ STUDY_BUDGET_EPOCHS ?= 40
 STUDY_EVAL_EVERY    ?= 1
 STUDY_LR_DECAY      ?= $(shell awk 'BEGIN { printf "%.6f", 0.95 ^ ($(STUDY_TRAIN) / 50000) }')
 STUDY_RESULTS       ?= results/study
+# One libtorch thread per training: run the study as `make -j2 study` on 2 cores. Two trainings
+# with libtorch's default (a thread per core) oversubscribe the cores and run several times slower.
+STUDY_THREADS       ?= 1
 
 STUDY_SWEEP = $(SUBMAKE) sweep-runs NAME=study DATA=data/fmnist-study.npz \
-  TRAIN_FLAGS="--lr-decay $(STUDY_LR_DECAY)" FIT_EVAL_EVERY=$(STUDY_EVAL_EVERY)
+  TRAIN_FLAGS="--lr-decay $(STUDY_LR_DECAY) --threads $(STUDY_THREADS)" FIT_EVAL_EVERY=$(STUDY_EVAL_EVERY)
 STUDY_FIT = $(STUDY_SWEEP) STOP=fit$(STUDY_FIT_EPOCHS)
 STUDY_BUDGET = $(STUDY_SWEEP) STOP=e$(STUDY_BUDGET_EPOCHS)
 # Prints how long a phase took (stderr), from the start time its recipe recorded.
