@@ -71,14 +71,7 @@ impl<'a> Checker<'a> {
                 detail.push_str(&format!("; not fitted: {}", failed.join(", ")));
             }
             if !missing.is_empty() {
-                detail.push_str(&format!(
-                    "; not run: {}",
-                    missing
-                        .iter()
-                        .map(|c| c.describe())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                detail.push_str(&format!("; not run: {}", describe_all(&missing)));
             }
             if !running.is_empty() {
                 detail.push_str(&format!("; still training: {}", running.join(", ")));
@@ -181,14 +174,7 @@ impl<'a> Checker<'a> {
                 );
             }
             if !missing.is_empty() {
-                texts.push(format!(
-                    "not run: {}",
-                    missing
-                        .iter()
-                        .map(|c| c.describe())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                texts.push(format!("not run: {}", describe_all(&missing)));
             }
             checks.push(Check {
                 subject: m.name.clone(),
@@ -312,14 +298,7 @@ impl<'a> Checker<'a> {
             }];
             if !missing.is_empty() {
                 parts.push(Status::NotRun);
-                detail.push_str(&format!(
-                    "; not run: {}",
-                    missing
-                        .iter()
-                        .map(|c| c.describe())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                detail.push_str(&format!("; not run: {}", describe_all(&missing)));
             }
             let runs: Vec<&Run> = levels
                 .iter()
@@ -452,14 +431,7 @@ impl<'a> Checker<'a> {
             }
             if !missing.is_empty() {
                 parts.push(Status::NotRun);
-                detail.push_str(&format!(
-                    "; not run: {}",
-                    missing
-                        .iter()
-                        .map(|c| c.describe())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                detail.push_str(&format!("; not run: {}", describe_all(&missing)));
             }
             let runs: Vec<&Run> = levels
                 .iter()
@@ -572,22 +544,11 @@ impl<'a> Checker<'a> {
             if !unfit.is_empty() {
                 detail.push_str(&format!(
                     "; left out, not every seed fitted: {}",
-                    unfit
-                        .iter()
-                        .map(|c| c.describe())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    describe_all(&unfit)
                 ));
             }
             if !missing.is_empty() {
-                detail.push_str(&format!(
-                    "; not run: {}",
-                    missing
-                        .iter()
-                        .map(|c| c.describe())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
+                detail.push_str(&format!("; not run: {}", describe_all(&missing)));
             }
             checks.push(Check {
                 subject: m.name.clone(),
@@ -610,4 +571,13 @@ impl<'a> Checker<'a> {
             not_run,
         )
     }
+}
+
+/// The conditions' descriptions, comma-separated ("random labels, Gaussian").
+fn describe_all(conditions: &[Cond]) -> String {
+    conditions
+        .iter()
+        .map(|c| c.describe())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
