@@ -253,6 +253,10 @@ local_long=""
 [ $rc -ne 124 ] && [ $rc -ne 137 ] || fail "the local long run did not finish within ${wait_s}s (SLURM_TEST_WAIT)"
 [ $rc -eq 0 ] || { tail -n 30 local-long.log; fail "local long run"; }
 steps=$("$py" -c 'import json,sys; print(json.load(open(sys.argv[1]))["steps"])' "local/$run/summary.json")
+# A cancel that lands near the end leaves the resumption nothing to prove: at least half the run
+# must be trained after the resume.
+[ $((2 * cut_at)) -le "$steps" ] ||
+  fail "job $job3 was cancelled at step $cut_at of $steps: too late for the resume to be tested (make the long run longer: EPOCHS)"
 ok "sbatch: job $job3 cancelled at step $cut_at of $steps, resubmitted as $job4, which resumed from the checkpoint"
 
 # ---- 6. the numbers: every run equals the local one ----
