@@ -83,7 +83,45 @@ fn test_split(
 }
 
 fn lr_at(config: &Config, step: u64) -> f64 {
-    config.lr * config.lr_decay.powi((step / config.steps_per_epoch) as i32)
+    learning_rate(config.lr, config.lr_decay, config.steps_per_epoch, step)
+}
+
+/// The learning rate of step `step` (counted from 0): `lr · lr_decay^epoch`, where
+/// `epoch = step / steps_per_epoch` (the decay is applied once per epoch, as in the paper).
+pub fn learning_rate(lr: f64, lr_decay: f64, steps_per_epoch: u64, step: u64) -> f64 {
+    lr * lr_decay.powi((step / steps_per_epoch) as i32)
+}
+
+/// The optimizer `train` uses: SGD with PyTorch's momentum (the buffer starts at the first
+/// gradient, then `v ← μ·v + g`, no dampening; `w ← w − lr·v`) and no weight decay of its own
+/// (see [`sgd_step`]). `momentum` 0 is plain SGD.
+pub fn sgd(momentum: f64) -> ModuleOptimizer {
+    let momentum = (momentum > 0.0).then(|| {
+        MomentumConfig::new()
+            .with_momentum(momentum)
+            .with_dampening(0.0)
+    });
+    SgdConfig::new().with_momentum(momentum).init()
+}
+
+/// One SGD step of `model` on the batch `x` (`[batch, h, w, c]`, preprocessed) with labels `y`
+/// (`[batch, 1]`): the mean cross-entropy, its gradients, weight decay added to the gradients of
+/// the decayed parameters ([`apply_weight_decay`]), then `optimizer` at learning rate `lr`.
+/// Returns the updated model and the batch's loss (detached, on the inner device).
+pub fn sgd_step(
+    model: Network,
+    optimizer: &mut ModuleOptimizer,
+    x: Tensor<4>,
+    y: Tensor<2, Int>,
+    weight_decay: f64,
+    lr: f64,
+) -> (Network, Tensor<1>) {
+    let logits = model.forward(x);
+    let loss = log_softmax(logits, 1).gather(1, y).mean().neg();
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let grads = apply_weight_decay(&model, grads, weight_decay);
+    let model = optimizer.step(lr, model, grads);
+    (model, loss.detach().inner())
 }
 
 /// Keeps freed memory in the process. glibc gives every freed block above its mmap threshold
@@ -223,14 +261,7 @@ pub fn train(args: Args) -> Result<()> {
         .map_err(|e| anyhow!("{data_name}: meta: corruption record: {e}"))?;
     // Weight decay is added to the gradients of the decayed parameters before the step (see
     // `apply_weight_decay`), not by burn's optimizer, which would decay every parameter.
-    let mut optimizer = {
-        let momentum = (args.momentum > 0.0).then(|| {
-            MomentumConfig::new()
-                .with_momentum(args.momentum)
-                .with_dampening(0.0)
-        });
-        SgdConfig::new().with_momentum(momentum).init()
-    };
+    let mut optimizer = sgd(args.momentum);
 
     let (mut metrics, resume_state) = if args.resume {
         let old: Config = serde_json::from_str(
@@ -488,12 +519,15 @@ impl Run<'_> {
                 .select(0, indices)
                 .unsqueeze_dim::<2>(1)
                 .autodiff();
-            let logits = model.forward(x);
-            let loss = log_softmax(logits, 1).gather(1, y).mean().neg();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            let grads = apply_weight_decay(&model, grads, config.weight_decay);
-            model = optimizer.step(lr_at(config, step), model, grads);
-            let loss = loss.detach().inner();
+            let loss;
+            (model, loss) = sgd_step(
+                model,
+                &mut optimizer,
+                x,
+                y,
+                config.weight_decay,
+                lr_at(config, step),
+            );
             loss_sum = Some(match loss_sum {
                 Some(sum) => sum + loss,
                 None => loss,
