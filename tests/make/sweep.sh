@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Makefile sweeps end to end on a tiny generated dataset, in a scratch directory:
-# every run target is made, the report is written, a deleted run (and only it) is made again with
-# the same numbers, a run whose summary is lost resumes from its checkpoint, a STOP rule names its
+# every run target is made, the report is written and its table agrees with the runs'
+# summary.json, a deleted run (and only it) is made again with the same numbers, a run stopped
+# half-way resumes from its checkpoint to the numbers of an uninterrupted run, a STOP rule names its
 # runs apart, and `make -n figure1 table1 figure2 imagenet` list the paper's runs, each run folder
 # with one command and the stopping rule its name says. Needs the tools built (make build) and the
 # project venv.
@@ -43,6 +44,29 @@ for f in table.csv table.md summary.md fig1a.png fig1a.svg fig1a.csv; do [[ -s r
 [[ $(($(wc -l <report/tiny/table.csv) - 1)) -eq 4 ]] || fail "table.csv should have 4 rows: $(cat report/tiny/table.csv)"
 ok "report/tiny has the table (4 rows) and figures"
 
+# Each table row carries the numbers of its run's summary.json (train's own output, read back).
+"$repo/.venv/bin/python" - <<'PY' || fail "report/tiny/table.csv disagrees with the runs' summary.json"
+import csv, glob, json
+rows = list(csv.DictReader(open("report/tiny/table.csv")))
+assert len(rows) == 4, rows
+for path in glob.glob("runs/tiny/*/summary.json"):
+    s = json.load(open(path))
+    c = s.get("corruption") or {}
+    labels, pixels = c.get("labels") or 0, c.get("pixels") or ""
+    match = [r for r in rows if float(r["label_corruption"]) == labels and r["pixels"] == pixels]
+    assert len(match) == 1, (path, labels, pixels, rows)
+    r, f = match[0], s["final"]
+    pct = lambda x: round(100 * x, 2)
+    for col, want in [("train_acc_pct", pct(f["train_acc"])), ("test_acc_pct", pct(f["test_acc"])),
+                      ("gen_error_pct", pct(s["generalization_error"])), ("runs", 1)]:
+        got = float(r[col])
+        assert abs(got - want) < 0.006, f"{path}: {col} is {got} in the table, {want} in summary.json"
+    fitted = s["steps_to_train_acc"].get("1.0")
+    assert (r["steps_to_fit"] or None) == (None if fitted is None else str(fitted)), (path, r["steps_to_fit"], fitted)
+print("table rows match the summaries")
+PY
+ok "each table row has its run's train/test accuracy, generalization error and steps to fit"
+
 final() { "$repo/.venv/bin/python" -c 'import json,sys; s=json.load(open(sys.argv[1])); print(s["steps"], s["final"]["train_acc"], s["final"]["test_acc"], s["final"]["train_loss"])' "$1"; }
 gone=runs/tiny/labels0.5--mlp-1x512--plain--s1
 kept=runs/tiny/shuffle--mlp-1x512--plain--s1
@@ -56,14 +80,22 @@ grep -c -- "--model" make2.log | grep -qx 1 || { cat make2.log; fail "only the d
 [[ $(final $gone/summary.json) == "$before" ]] || fail "the remade run differs: $before vs $(final $gone/summary.json)"
 ok "a deleted run, and only it, is made again with identical numbers ($before)"
 
+# A run killed half-way (4 steps per epoch, 12 in all: stopped here after 6, its checkpoint at
+# step 6 and an off-schedule evaluation there, its summary.json gone as a killed run has none) is
+# resumed by make and trains steps 7-12 only, to the numbers of the run made in one go.
 resumed=runs/tiny/random-labels--mlp-1x512--plain--s1
 before=$(final $resumed/summary.json)
+rm -rf "$resumed"
+make "${sweep[@]}" sweep-runs TRAIN_FLAGS="--threads 1 --batch-size 64 --max-steps 6" >make3.log 2>&1 || { cat make3.log; fail "make the half run"; }
+[[ $(final $resumed/summary.json | cut -d' ' -f1) == 6 ]] || fail "the half run should stop at step 6: $(final $resumed/summary.json)"
 [[ -d $resumed/checkpoint ]] || fail "no checkpoint in $resumed"
 rm "$resumed/summary.json"
-make "${sweep[@]}" sweep-runs STOP_FLAGS="--epochs 3" >make3.log 2>&1 || { cat make3.log; fail "make resume"; }
+make "${sweep[@]}" sweep-runs >make3.log 2>&1 || { cat make3.log; fail "make resume"; }
 grep -q "resuming $resumed" make3.log || { cat make3.log; fail "the run was not resumed"; }
-[[ $(final $resumed/summary.json) == "$before" ]] || fail "resumed run differs"
-ok "a run without summary.json resumes from its checkpoint"
+grep -q "^step 8 epoch 2.00" make3.log && grep -q "^step 12 epoch 3.00" make3.log || { cat make3.log; fail "the resumed run should evaluate at steps 8 and 12"; }
+! grep -q "^step [0-4] epoch" make3.log || { cat make3.log; fail "the resumed run trained from the start again"; }
+[[ $(final $resumed/summary.json) == "$before" ]] || fail "resumed run differs: $before vs $(final $resumed/summary.json)"
+ok "a run killed half-way resumes from its step-6 checkpoint, trains steps 7-12 only, same numbers ($before)"
 
 make "${sweep[@]}" -q -o tools $runs || fail "the sweep should be up to date"
 ok "an up-to-date sweep has nothing to do"
