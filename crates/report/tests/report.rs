@@ -70,6 +70,38 @@ fn seeds_are_averaged_and_other_settings_make_their_own_rows() {
     );
 }
 
+/// When only some seeds reached 100%, steps to fit is the mean (and std) over the seeds that did,
+/// and the row says how many did; accuracies average over every seed.
+#[test]
+fn steps_to_fit_averages_the_seeds_that_fitted() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let out = dir.path().join("report");
+    let dirs = [
+        Fixture::new("s1", "mlp-1x512")
+            .seed(1)
+            .evals(&[(0, 0.1, 0.1), (800, 1.0, 0.50)]),
+        Fixture::new("s2", "mlp-1x512")
+            .seed(2)
+            .evals(&[(0, 0.1, 0.1), (1200, 1.0, 0.52)]),
+        Fixture::new("s3", "mlp-1x512")
+            .seed(3)
+            .evals(&[(0, 0.1, 0.1), (1500, 0.97, 0.54)]),
+    ]
+    .map(|f| f.write(&runs));
+    report(&[&dirs[0], &dirs[1], &dirs[2], &"--out", &out]).assert_code(0);
+    let rows = read_csv(&out.join("table.csv"));
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let row = &rows[0];
+    assert_eq!(row["runs"], "3");
+    assert_eq!(row["runs_fitted"], "2");
+    assert_close(num(row, "steps_to_fit"), 1000.0);
+    assert_close(num(row, "steps_to_fit_std"), 80_000f64.sqrt()); // sample std of 800 and 1200
+    assert_close(num(row, "train_acc_pct"), 99.0); // (100 + 100 + 97) / 3
+    assert_close(num(row, "test_acc_pct"), 52.0);
+    assert_close(num(row, "test_acc_pct_std"), 2.0);
+}
+
 #[test]
 fn a_lower_fit_threshold_counts_steps_from_the_evaluations() {
     let dir = tempfile::tempdir().unwrap();
