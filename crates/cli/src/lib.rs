@@ -16,7 +16,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use rethink_dataset::{Dataset, HistoryRecord};
 
+pub mod deferred;
 pub mod interrupt;
+
+pub use deferred::DeferredFiles;
 
 /// A misuse of the command line (exit code 2), found after clap parsed the arguments.
 #[derive(Debug)]
@@ -255,6 +258,7 @@ pub fn atomic_write_file(
             )
         })?;
         fill(path, &file, write)?;
+        rethink_dataset::fault::abort_point("before-link");
         return unnamed::link(&file, dir, path).with_context(|| {
             format!(
                 "{}: cannot link the written file into place",
@@ -278,6 +282,7 @@ pub fn atomic_write_file(
             )
         })?;
     fill(path, tmp.as_file(), write)?;
+    rethink_dataset::fault::abort_point("before-link");
     tmp.persist(path).with_context(|| {
         format!(
             "{}: cannot rename the temporary file into place",

@@ -17,6 +17,7 @@
 
 mod bytes;
 mod dataset;
+pub mod fault;
 mod images;
 mod limits;
 mod meta;

@@ -38,10 +38,23 @@ impl<W: Write> ZipWriter<W> {
         let size: u64 = parts.iter().map(|(part, _)| part.len() as u64).sum();
         let header = self.local_header(name, crc, size);
         self.out.write_all(&header)?;
-        for (part, _) in parts {
+        for (i, (part, _)) in parts.iter().enumerate() {
             self.out.write_all(part)?;
+            if i == 0 {
+                self.test_abort_point(name)?;
+            }
         }
         self.record(name, crc, header.len() as u64, size);
+        Ok(())
+    }
+
+    /// The test hook `entry:NAME` ([`crate::fault`]): what was written so far reaches the file,
+    /// then the process dies.
+    fn test_abort_point(&mut self, name: &str) -> io::Result<()> {
+        if crate::fault::reached(&format!("entry:{name}")) {
+            self.out.flush()?;
+            crate::fault::kill_self();
+        }
         Ok(())
     }
 
@@ -191,6 +204,7 @@ impl<W: Write + Seek> ZipWriter<W> {
         let start = self.out.stream_position()?;
         self.out.write_all(&header)?;
         self.out.write_all(head)?;
+        self.test_abort_point(name)?;
         let body_crc = body(&mut self.out)?;
         let end = self.out.stream_position()?;
         if end - start != header.len() as u64 + size {
