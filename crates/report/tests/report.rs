@@ -96,7 +96,11 @@ fn steps_to_fit_averages_the_seeds_that_fitted() {
     assert_eq!(row["runs"], "3");
     assert_eq!(row["runs_fitted"], "2");
     assert_close(num(row, "steps_to_fit"), 1000.0);
-    assert_close(num(row, "steps_to_fit_std"), 80_000f64.sqrt()); // sample std of 800 and 1200
+    // The sample std of 800 and 1200 (the table rounds it to 3 decimals).
+    assert!(
+        (num(row, "steps_to_fit_std") - 80_000f64.sqrt()).abs() < 1e-3,
+        "{row:?}"
+    );
     assert_close(num(row, "train_acc_pct"), 99.0); // (100 + 100 + 97) / 3
     assert_close(num(row, "test_acc_pct"), 52.0);
     assert_close(num(row, "test_acc_pct_std"), 2.0);
