@@ -13,8 +13,8 @@ use std::sync::mpsc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use rethink_cli::{Output, history_record, usage};
-use rethink_dataset::{Dataset, Images, Meta, Split};
-use rethink_fetch::{fetch_cached, maybe_gunzip, md5_hex, read_hashing, visit_tar};
+use rethink_dataset::{Dataset, Images, MAX_EXPAND_VAR, Meta, ReadLimits, Split, printable};
+use rethink_fetch::{Capped, fetch_cached, maybe_gunzip, md5_hex, read_hashing, visit_tar};
 use serde_json::json;
 
 /// Convert the official CIFAR-10 or CIFAR-100 binary archive into a dataset file.
@@ -133,9 +133,9 @@ struct Config {
     classes: usize,
 }
 
-/// Runs `cifar-fetch` on parsed arguments: finds or downloads the archive, converts, writes.
-pub fn run(args: Args) -> Result<()> {
-    let config = match (args.dataset, args.labels) {
+/// The settings for a dataset and label choice; `--labels` with CIFAR-10 is a usage error.
+fn config(dataset: Which, labels: Option<LabelKind>) -> Result<Config> {
+    Ok(match (dataset, labels) {
         (Which::Cifar10, Some(_)) => usage!("--labels applies to --dataset cifar100 only"),
         (Which::Cifar10, None) => Config {
             layout: &CIFAR10,
@@ -155,7 +155,12 @@ pub fn run(args: Args) -> Result<()> {
             names_file: "coarse_label_names.txt",
             classes: 20,
         },
-    };
+    })
+}
+
+/// Runs `cifar-fetch` on parsed arguments: finds or downloads the archive, converts, writes.
+pub fn run(args: Args) -> Result<()> {
+    let config = config(args.dataset, args.labels)?;
     if let Some(md5) = &args.md5
         && (md5.len() != 32 || !md5.chars().all(|c| c.is_ascii_hexdigit()))
     {
@@ -165,7 +170,7 @@ pub fn run(args: Args) -> Result<()> {
     output.check_binary()?;
     let layout = config.layout;
 
-    let (path, mut source) = match &args.archive {
+    let (path, source) = match &args.archive {
         Some(path) => (path.clone(), json!({})),
         None => {
             let url = args.url.clone().unwrap_or_else(|| layout.url.to_string());
@@ -192,6 +197,43 @@ pub fn run(args: Args) -> Result<()> {
             (fetched.path, json!({ "url": url }))
         }
     };
+    let limits = ReadLimits::from_env().map_err(anyhow::Error::msg)?;
+    let dataset = convert_input(&path, &config, source, args.md5.as_deref(), limits)?;
+    if args.md5.is_none()
+        && args.archive.is_some()
+        && let Some(md5) = dataset.meta.source.as_ref().and_then(|s| s["md5"].as_str())
+        && md5 != layout.md5
+    {
+        eprintln!(
+            "cifar-fetch: note: {} has MD5 {md5}, not the published {} of {}",
+            path.display(),
+            layout.md5,
+            layout.archive
+        );
+    }
+    output.write_dataset(&dataset)
+}
+
+/// Reads an archive (or an extracted directory) as `cifar-fetch --archive PATH` does, without
+/// writing anything: the parser the fuzz harness drives.
+pub fn read_archive_path(
+    path: &Path,
+    dataset: Which,
+    labels: Option<LabelKind>,
+    limits: ReadLimits,
+) -> Result<Dataset> {
+    convert_input(path, &config(dataset, labels)?, json!({}), None, limits)
+}
+
+/// The dataset in `path` (an archive or its extracted directory), with `source` completed.
+fn convert_input(
+    path: &Path,
+    config: &Config,
+    mut source: serde_json::Value,
+    expected_md5: Option<&str>,
+    limits: ReadLimits,
+) -> Result<Dataset> {
+    let layout = config.layout;
     let wanted: Vec<&str> = layout
         .train
         .iter()
@@ -199,9 +241,9 @@ pub fn run(args: Args) -> Result<()> {
         .chain([layout.test, config.names_file])
         .collect();
     let input = if path.is_dir() {
-        read_dir(&path, layout, &wanted, &config, &mut source)?
+        read_dir(path, layout, &wanted, config, &mut source)?
     } else {
-        read_archive(&path, &wanted, &config, &mut source, args.md5.as_deref())?
+        read_archive(path, &wanted, config, &mut source, expected_md5, limits)?
     };
 
     let missing = |file: &str| {
@@ -255,20 +297,7 @@ pub fn run(args: Args) -> Result<()> {
         None,
         None,
     ));
-    if args.md5.is_none()
-        && args.archive.is_some()
-        && let Some(md5) = meta.source.as_ref().and_then(|s| s["md5"].as_str())
-        && md5 != layout.md5
-    {
-        eprintln!(
-            "cifar-fetch: note: {} has MD5 {md5}, not the published {} of {}",
-            path.display(),
-            layout.md5,
-            layout.archive
-        );
-    }
-    let dataset = Dataset::new(meta, Some(train), Some(test));
-    output.write_dataset(&dataset)
+    Ok(Dataset::new(meta, Some(train), Some(test)))
 }
 
 /// The record files converted, by file name, and the class-names text.
@@ -284,6 +313,7 @@ fn read_archive(
     config: &Config,
     source: &mut serde_json::Value,
     expected_md5: Option<&str>,
+    limits: ReadLimits,
 ) -> Result<Input> {
     let name = path.display().to_string();
     // Three stages on their own threads: read + MD5, gunzip + untar, convert.
@@ -299,21 +329,52 @@ fn read_archive(
         let unpack = scope.spawn(move || -> Result<()> {
             let reader = maybe_gunzip(BufReader::with_capacity(1 << 20, raw))
                 .with_context(|| format!("{name}: cannot read"))?;
+            // Members are held in memory until converted: what they declare is checked against
+            // the cap before anything is allocated, and the archive as a whole (a gzip bomb's
+            // skipped members included) may not expand past it either.
+            let cap = limits.max_expand;
+            let reader = Capped::new(reader, cap);
+            let exceeded = reader.exceeded();
+            let mut held = 0u64;
             visit_tar::<anyhow::Error>(reader, |member, size, r| {
                 let base = member.rsplit('/').next().unwrap_or(member);
                 if !wanted.contains(&base) {
                     return Ok(());
                 }
-                let mut bytes = Vec::with_capacity(size as usize);
+                let shown = printable(member, 80);
+                held = held.saturating_add(size);
+                if held > cap {
+                    return Err(DataError(format!(
+                        "{name}: {shown}: declares {size} bytes, more than the {cap} bytes an archive may expand to (set by {MAX_EXPAND_VAR})"
+                    ))
+                    .into());
+                }
+                // Reserve what the header declares only up to a bound: the bytes may not come.
+                let mut bytes = Vec::with_capacity(size.min(1 << 26) as usize);
                 r.read_to_end(&mut bytes)
-                    .with_context(|| format!("{name}: {member}: cannot read"))?;
+                    .with_context(|| format!("{name}: {shown}: cannot read"))?;
+                if bytes.len() as u64 != size {
+                    return Err(DataError(format!(
+                        "{name}: {shown}: the archive ends after {} of its {size} bytes",
+                        bytes.len()
+                    ))
+                    .into());
+                }
                 // A closed channel means the converter failed; its error is the one reported.
                 let _ = send.send((base.to_string(), member.to_string(), bytes));
                 Ok(())
             })
             .map_err(|e| {
-                let cause: String = format!("{e:#}").chars().take(80).collect();
-                anyhow::anyhow!("{name}: not a readable tar or tar.gz archive ({cause})")
+                if exceeded.load(std::sync::atomic::Ordering::Relaxed) {
+                    anyhow::anyhow!(
+                        "{name}: expands to more than {cap} bytes, the cap set by {MAX_EXPAND_VAR}"
+                    )
+                } else if e.chain().any(|c| c.is::<DataError>()) {
+                    e
+                } else {
+                    let cause = printable(&format!("{e:#}"), 80);
+                    anyhow::anyhow!("{name}: not a readable tar or tar.gz archive ({cause})")
+                }
             })
         });
         let converted = receive.iter().try_for_each(|(base, member, bytes)| {
@@ -402,11 +463,17 @@ fn add_member(
 ) -> Result<()> {
     if base == config.names_file {
         let text = String::from_utf8(bytes)
-            .map_err(|_| DataError(format!("{name}: {member}: class names are not UTF-8 text")))?;
+            .map_err(|_| {
+                DataError(format!(
+                    "{name}: {}: class names are not UTF-8 text",
+                    printable(member, 80)
+                ))
+            })?;
         input.names = Some(text);
     } else {
-        let converted = convert(bytes, config)
-            .map_err(|message| DataError(format!("{name}: {member}: {message}")))?;
+        let converted = convert(bytes, config).map_err(|message| {
+            DataError(format!("{name}: {}: {message}", printable(member, 80)))
+        })?;
         input.converted.insert(base.to_string(), converted);
     }
     Ok(())

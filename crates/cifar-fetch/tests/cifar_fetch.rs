@@ -341,3 +341,101 @@ fn a_wrong_md5_for_a_local_archive_and_misused_flags_are_reported() {
     )
     .fails(2, &["--labels applies to --dataset cifar100 only"]);
 }
+
+/// Runs cifar-fetch on `archive` with `env` set, in a shell that limits the address space to
+/// 1 GiB (a reader that allocates what a header declares dies there).
+fn run_bounded(archive: &[u8], env: &[(&str, &str)]) -> (Run, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.tar.gz", archive);
+    let output = std::process::Command::new("bash")
+        .args([
+            "-c",
+            r#"ulimit -v 1048576; exec "$0" --archive a.tar.gz -o out.npz"#,
+            BIN,
+        ])
+        .current_dir(dir.path())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run {
+        command: format!("(ulimit -v 1048576) {BIN} --archive a.tar.gz -o out.npz {env:?}"),
+        output,
+    };
+    (run, dir)
+}
+
+#[test]
+fn a_member_declaring_more_than_the_cap_is_refused_before_anything_is_allocated() {
+    // A tar header may declare up to 2^63 bytes (base-256 size); the body is 512 bytes.
+    let mut header = tar::Header::new_gnu();
+    header
+        .set_path("cifar-10-batches-bin/data_batch_1.bin")
+        .unwrap();
+    header.set_size(1 << 62);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut tar = header.as_bytes().to_vec();
+    tar.extend_from_slice(&[0; 512]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&tar).unwrap();
+    let (run, dir) = run_bounded(&gz.finish().unwrap(), &[]);
+    run.fails(
+        1,
+        &[
+            "a.tar.gz",
+            "cifar-10-batches-bin/data_batch_1.bin: declares 4611686018427387904 bytes, more than the",
+            "RETHINK_MAX_EXPAND",
+        ],
+    );
+    assert!(!dir.path().join("out.npz").exists());
+
+    // A member that declares more than the archive holds.
+    let members = cifar10_members();
+    let whole = tar_gz(&members);
+    let mut plain = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(&whole[..]),
+        &mut plain,
+    )
+    .unwrap();
+    let mut header = tar::Header::new_gnu();
+    header
+        .set_path("cifar-10-batches-bin/data_batch_1.bin")
+        .unwrap();
+    header.set_size(1 << 20);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut cut = header.as_bytes().to_vec();
+    cut.extend_from_slice(&plain[512..512 + 3073]);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&cut).unwrap();
+    let (run, _dir) = run_bounded(&gz.finish().unwrap(), &[]);
+    run.fails(
+        1,
+        &[
+            "data_batch_1.bin",
+            "the archive ends after 3073 of its 1048576 bytes",
+        ],
+    );
+}
+
+#[test]
+fn an_archive_that_expands_past_the_cap_is_stopped() {
+    // 64 MiB of zeros in a member nobody reads, before the real ones: the old reader skipped
+    // through any amount of it; the cap bounds what the gzip stream may expand to.
+    let mut members = vec![("junk.bin".to_string(), vec![0u8; 64 << 20])];
+    members.extend(cifar10_members());
+    let archive = tar_gz(&members);
+    let (run, dir) = run_bounded(&archive, &[("RETHINK_MAX_EXPAND", "32M")]);
+    run.fails(
+        1,
+        &[
+            "a.tar.gz",
+            "expands to more than 33554432 bytes, the cap set by RETHINK_MAX_EXPAND",
+        ],
+    );
+    assert!(!dir.path().join("out.npz").exists());
+    let (run, _dir) = run_bounded(&archive, &[("RETHINK_MAX_EXPAND", "128M")]);
+    run.success();
+}

@@ -37,6 +37,50 @@ pub fn read_maybe_gz(path: &Path) -> io::Result<Vec<u8>> {
     Ok(out)
 }
 
+/// A reader that yields at most `cap` bytes of `inner` and then fails, remembering that it did:
+/// what a compressed input may expand to is bounded, and the caller can tell that bound apart
+/// from other read errors (a tar or gzip reader may rewrap the error it sees).
+pub struct Capped<R> {
+    inner: R,
+    left: u64,
+    exceeded: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<R: Read> Capped<R> {
+    /// `inner`, cut off after `cap` bytes.
+    pub fn new(inner: R, cap: u64) -> Capped<R> {
+        Capped {
+            inner,
+            left: cap,
+            exceeded: Default::default(),
+        }
+    }
+
+    /// A flag that turns true when the input went past the cap.
+    pub fn exceeded(&self) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+        std::sync::Arc::clone(&self.exceeded)
+    }
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            // Past the cap only if there is more to read.
+            let mut probe = [0u8; 1];
+            if self.inner.read(&mut probe)? == 0 {
+                return Ok(0);
+            }
+            self.exceeded
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+            return Err(io::Error::other("the input expands past its cap"));
+        }
+        let want = buf.len().min(self.left.min(usize::MAX as u64) as usize);
+        let n = self.inner.read(&mut buf[..want])?;
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Calls `visit(path_in_archive, size, reader)` for every regular file of a tar stream, in
 /// archive order; stops at the first error `visit` returns.
 pub fn visit_tar<E: From<io::Error>>(
@@ -73,6 +117,23 @@ mod tests {
         enc.finish().unwrap();
         assert_eq!(read_maybe_gz(&plain).unwrap(), data);
         assert_eq!(read_maybe_gz(&gz).unwrap(), data);
+    }
+
+    #[test]
+    fn a_capped_reader_stops_at_its_cap_and_says_so() {
+        let data = vec![7u8; 100];
+        let mut exact = Capped::new(&data[..], 100);
+        let mut out = Vec::new();
+        exact.read_to_end(&mut out).unwrap();
+        assert_eq!(out.len(), 100);
+        assert!(!exact.exceeded().load(std::sync::atomic::Ordering::Relaxed));
+
+        let mut short = Capped::new(&data[..], 99);
+        let flag = short.exceeded();
+        let mut out = Vec::new();
+        assert!(short.read_to_end(&mut out).is_err());
+        assert_eq!(out.len(), 99);
+        assert!(flag.load(std::sync::atomic::Ordering::Relaxed));
     }
 
     #[test]

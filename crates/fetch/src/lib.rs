@@ -9,7 +9,7 @@ mod download;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 
-pub use archive::{is_gzip, maybe_gunzip, open_maybe_gz, read_maybe_gz, visit_tar};
+pub use archive::{Capped, is_gzip, maybe_gunzip, open_maybe_gz, read_maybe_gz, visit_tar};
 pub use download::{
     ChannelReader, FetchError, Fetched, Md5Reader, fetch_cached, md5_file, md5_hex, read_hashing,
 };

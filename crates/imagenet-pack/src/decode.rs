@@ -3,6 +3,10 @@
 //! named `.JPEG`, and some truncated files. The format is taken from the magic bytes, not the
 //! name; a JPEG whose entropy-coded data has no end marker is reported as truncated instead of
 //! being silently padded with gray, as lenient decoders do.
+//!
+//! The dimensions a file declares are checked before any pixel buffer is made: an image may
+//! decode to at most a set number of bytes ([`MAX_DECODED`], lowered by `RETHINK_MAX_EXPAND`), so
+//! a small file declaring 60000×60000 pixels (a decompression bomb) is refused from its header.
 
 use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
@@ -19,12 +23,28 @@ pub struct Rgb {
     pub pixels: Vec<u8>,
 }
 
-/// Decodes a JPEG, PNG (or any format `image` was built with) to RGB.
-pub fn decode(bytes: &[u8]) -> Result<Rgb, String> {
+/// The most bytes one image may decode to by default: 256 MiB, e.g. 9,000×9,000 RGB (ImageNet's
+/// largest images are under a third of that).
+pub const MAX_DECODED: u64 = 1 << 28;
+
+/// Decodes a JPEG, PNG (or any format `image` was built with) to RGB, refusing an image whose
+/// declared dimensions would decode to more than `max_bytes` (see [`MAX_DECODED`]).
+pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Rgb, String> {
     if bytes.starts_with(&[0xff, 0xd8, 0xff]) {
-        decode_jpeg(bytes)
+        decode_jpeg(bytes, max_bytes)
     } else {
-        let img = image::load_from_memory(bytes).map_err(|e| format!("cannot decode: {e}"))?;
+        let cannot = |e: image::ImageError| format!("cannot decode: {}", one_line(&e));
+        let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| format!("cannot decode: {}", one_line(&e)))?;
+        let mut limits = image::Limits::default();
+        limits.max_alloc = Some(max_bytes);
+        reader.limits(limits);
+        let decoder = reader.into_decoder().map_err(cannot)?;
+        let (width, height) = image::ImageDecoder::dimensions(&decoder);
+        let per_pixel = image::ImageDecoder::color_type(&decoder).bytes_per_pixel().max(3);
+        check_size(width as u64, height as u64, per_pixel as u64, max_bytes)?;
+        let img = image::DynamicImage::from_decoder(decoder).map_err(cannot)?;
         let rgb = img.to_rgb8();
         Ok(Rgb {
             width: rgb.width(),
@@ -34,7 +54,24 @@ pub fn decode(bytes: &[u8]) -> Result<Rgb, String> {
     }
 }
 
-fn decode_jpeg(bytes: &[u8]) -> Result<Rgb, String> {
+/// A decoder's message as one printable line: zune-jpeg's end in a newline (found by the
+/// fuzz harness; `tests/fuzz/` keeps the inputs).
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    rethink_dataset::printable(e.to_string().trim(), 200)
+}
+
+/// Refuses dimensions whose pixels would take more than `max_bytes`.
+fn check_size(width: u64, height: u64, per_pixel: u64, max_bytes: u64) -> Result<(), String> {
+    let bytes = width.saturating_mul(height).saturating_mul(per_pixel);
+    if bytes > max_bytes {
+        return Err(format!(
+            "decompression bomb: declares {width}x{height} pixels ({bytes} bytes decoded), more than the {max_bytes} bytes an image may decode to"
+        ));
+    }
+    Ok(())
+}
+
+fn decode_jpeg(bytes: &[u8], max_bytes: u64) -> Result<Rgb, String> {
     if !jpeg_is_complete(bytes) {
         return Err("truncated JPEG: no end-of-image marker after the last scan".into());
     }
@@ -44,8 +81,11 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Rgb, String> {
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
     decoder
         .decode_headers()
-        .map_err(|e| format!("cannot decode JPEG: {e}"))?;
+        .map_err(|e| format!("cannot decode JPEG: {}", one_line(&e)))?;
+    let (w, h) = decoder.dimensions().expect("headers were decoded");
     let input = decoder.input_colorspace().expect("headers were decoded");
+    let per_pixel = if input == ColorSpace::CMYK { 4 } else { 3 };
+    check_size(w as u64, h as u64, per_pixel, max_bytes)?;
     // CMYK is converted here (zune's own conversion assumes Adobe-inverted data); everything
     // else (YCbCr, grayscale, YCCK) is converted to RGB by the decoder.
     let out = if input == ColorSpace::CMYK {
@@ -56,8 +96,7 @@ fn decode_jpeg(bytes: &[u8]) -> Result<Rgb, String> {
     decoder.set_options(options.jpeg_set_out_colorspace(out));
     let pixels = decoder
         .decode()
-        .map_err(|e| format!("cannot decode JPEG: {e}"))?;
-    let (w, h) = decoder.dimensions().expect("headers were decoded");
+        .map_err(|e| format!("cannot decode JPEG: {}", one_line(&e)))?;
     let pixels = if input == ColorSpace::CMYK {
         cmyk_to_rgb(&pixels, adobe_transform(bytes).is_some())
     } else {

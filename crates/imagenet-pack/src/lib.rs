@@ -16,8 +16,8 @@ use std::sync::mpsc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
-use rethink_cli::{Output, history_record, usage};
-use rethink_dataset::{Dataset, Images, Meta, Split};
+use rethink_cli::{DeferredFiles, Output, history_record, usage};
+use rethink_dataset::{Dataset, Images, Meta, ReadLimits, Split};
 use serde_json::json;
 
 use listing::Listing;
@@ -140,6 +140,10 @@ pub fn run(args: Args) -> Result<()> {
         .build()
         .context("cannot start the decoding threads")?;
     let total = listing.items.len();
+    let max_decoded = ReadLimits::from_env()
+        .map_err(anyhow::Error::msg)?
+        .max_expand
+        .min(decode::MAX_DECODED);
     let bar = rethink_cli::progress(total as u64, "packing");
 
     let pack = |items: &[(PathBuf, u16)]| -> Result<Packed> {
@@ -147,7 +151,7 @@ pub fn run(args: Args) -> Result<()> {
             items
                 .par_iter()
                 .map(|(path, _)| {
-                    let out = load(path, args.size, args.filter);
+                    let out = load(path, args.size, args.filter, max_decoded);
                     bar.inc(1);
                     out
                 })
@@ -183,8 +187,9 @@ pub fn run(args: Args) -> Result<()> {
 
     match (shards_dir, args.shard_size) {
         (Some(dir), Some(n)) => {
-            std::fs::create_dir_all(&dir)
-                .with_context(|| format!("{}: cannot create the directory", dir.display()))?;
+            // The shards appear together when the last is written: a killed run leaves no
+            // directory, not a directory that looks like a smaller dataset.
+            let mut files = DeferredFiles::new(&dir)?;
             let shards = total.div_ceil(n as usize);
             // The writer runs beside the decoders; the channel holds one shard, so at most
             // three shards are in memory (being decoded, waiting, being written).
@@ -195,11 +200,13 @@ pub fn run(args: Args) -> Result<()> {
                     let mut skipped = 0;
                     for (k, packed) in receive {
                         skipped += packed.bad.len();
-                        let path = dir.join(format!("{}-{k:05}.npz", args.split.name()));
+                        let name = format!("{}-{k:05}.npz", args.split.name());
                         let shard = json!({ "index": k, "count": shards, "first": k * n as usize });
                         let ds = dataset(&args, &listing, packed, Some(shard));
-                        Output::Path(path).write_dataset(&ds)?;
+                        files.write_dataset(&name, &ds)?;
+                        rethink_dataset::fault::abort_point(&format!("shard:{k}"));
                     }
+                    files.finish()?;
                     Ok(skipped)
                 });
                 for (k, items) in listing.items.chunks(n as usize).enumerate() {
@@ -255,9 +262,9 @@ fn skipped_note(skipped: usize) -> String {
 }
 
 /// Reads, decodes, resizes and crops one image.
-fn load(path: &Path, size: u32, filter: Filter) -> Result<Vec<u8>, String> {
+fn load(path: &Path, size: u32, filter: Filter, max_decoded: u64) -> Result<Vec<u8>, String> {
     let bytes = std::fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let rgb = decode::decode(&bytes)?;
+    let rgb = decode::decode(&bytes, max_decoded)?;
     resize::resize_crop(&rgb, size, filter)
 }
 

@@ -340,3 +340,134 @@ fn an_empty_class_directory_and_bad_flags_are_errors() {
         .fails(1, &["nowhere/train: no such directory"]);
     assert!(!dir.path().join("o.npz").exists());
 }
+
+/// `jpeg` with the frame header (SOF0) claiming `width`×`height`: the scan data stays small.
+fn with_declared_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
+    let mut out = jpeg.to_vec();
+    let sof = out
+        .windows(2)
+        .position(|w| w == [0xff, 0xc0])
+        .expect("a baseline JPEG");
+    out[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    out[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    out
+}
+
+/// Runs imagenet-pack in a shell that limits the address space to 2 GiB (a decoder that
+/// allocates what a header declares dies there), with `env` set.
+fn run_bounded(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let output = std::process::Command::new("bash")
+        .args(["-c", r#"ulimit -v 2097152; exec "$@""#, "sh", BIN])
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    Run {
+        command: format!("(ulimit -v 2097152) {BIN} {} {env:?}", args.join(" ")),
+        output,
+    }
+}
+
+#[test]
+fn decompression_bombs_are_refused_from_their_headers_and_skipped_with_skip_bad() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    // A JPEG of 48x16 pixels whose header claims 60000x60000 (10.8 GB of RGB), and a real PNG
+    // of 1000x1000 (3 MB decoded, a few KB on disk) against a cap lowered to 1 MiB.
+    let big_png = {
+        let mut out = Vec::new();
+        image::codecs::png::PngEncoder::new(&mut out)
+            .write_image(&vec![0; 1000 * 1000 * 3], 1000, 1000, ExtendedColorType::Rgb8)
+            .unwrap();
+        out
+    };
+    let files: [(&str, Vec<u8>); 4] = [
+        ("train/n01/a.JPEG", rgb_jpeg()),
+        ("train/n01/bomb.JPEG", with_declared_size(&rgb_jpeg(), 60000, 60000)),
+        ("train/n02/big.JPEG", big_png),
+        ("train/n02/c.JPEG", gray_jpeg()),
+    ];
+    for (name, bytes) in files {
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let env = [("RETHINK_MAX_EXPAND", "1M")];
+    run_bounded(root, &[".", "--size", "16", "-o", "out.npz"], &env).fails(
+        1,
+        &[
+            "bomb.JPEG",
+            "decompression bomb: declares 60000x60000 pixels (10800000000 bytes decoded), more than the 1048576 bytes",
+            "--skip-bad",
+        ],
+    );
+    assert!(!root.join("out.npz").exists());
+
+    run_bounded(root, &[".", "--size", "16", "--skip-bad", "-o", "out.npz"], &env).success();
+    let ds = read(&root.join("out.npz"));
+    let train = ds.train.as_ref().unwrap();
+    assert_eq!(train.labels, vec![0, 1]);
+    assert_eq!(ds.meta.extra["skipped_count"], 2);
+    let skipped = ds.meta.extra["skipped"].as_array().unwrap();
+    assert!(skipped[0]["file"].as_str().unwrap().ends_with("bomb.JPEG"));
+    assert!(skipped[1]["file"].as_str().unwrap().ends_with("big.JPEG"));
+    for s in skipped {
+        assert!(
+            s["error"].as_str().unwrap().contains("decompression bomb"),
+            "{s}"
+        );
+    }
+    // Without the lowered cap the PNG (3 MB) is an ordinary image; the JPEG is still refused.
+    run_bounded(root, &[".", "--size", "16", "--skip-bad", "-o", "out.npz"], &[]).success();
+    let ds = read(&root.join("out.npz"));
+    assert_eq!(ds.train.as_ref().unwrap().labels, vec![0, 1, 1]);
+    assert_eq!(ds.meta.extra["skipped_count"], 1);
+}
+
+/// Every name under `dir`, hidden ones included, as paths relative to it, sorted.
+fn all_files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            if p.is_dir() {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_killed_shard_run_leaves_no_directory_and_a_finished_one_every_shard() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    tree(dir.path());
+    let before = all_files(dir.path());
+    let args = [".", "--size", "16", "--skip-bad", "--shard-size", "3", "-o", "out/shards"];
+    // Two shards (a b c | d e, e skipped): killed after the first is written, in the middle of
+    // writing the second's images, and with both written but not yet named.
+    for point in ["shard:0", "entry:train_images.npy#2", "shard:1"] {
+        let out = std::process::Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env("RETHINK_TEST_ABORT_AT", point)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(9), "{point}: {}", out.status);
+        assert_eq!(all_files(dir.path()), before, "{point}: something was left");
+    }
+    Run::new(BIN, dir.path(), &args).success();
+    let shards: Vec<String> = all_files(&dir.path().join("out/shards"));
+    assert_eq!(shards, ["train-00000.npz", "train-00001.npz"]);
+    let lens: Vec<usize> = shards
+        .iter()
+        .map(|s| read(&dir.path().join("out/shards").join(s)).train.unwrap().len())
+        .collect();
+    assert_eq!(lens, [3, 1]);
+}

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, ValueEnum};
 use rethink_cli::{Output, history_record, usage};
-use rethink_dataset::{Dataset, Images, Meta, Split};
+use rethink_dataset::{Dataset, Images, MAX_EXPAND_VAR, Meta, ReadLimits, Split};
 use rethink_fetch::{Md5Reader, fetch_cached, maybe_gunzip};
 use serde_json::json;
 
@@ -142,21 +142,31 @@ pub fn run(args: Args) -> Result<()> {
     };
 
     let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    let read: Vec<Result<(Vec<u8>, String)>> = std::thread::scope(|scope| {
+    let limits = ReadLimits::from_env().map_err(anyhow::Error::msg)?;
+    let kinds = [
+        IdxKind::Images,
+        IdxKind::Labels,
+        IdxKind::Images,
+        IdxKind::Labels,
+    ];
+    let read: Vec<Result<(Idx, String)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = paths
             .iter()
-            .map(|p| scope.spawn(move || read_idx(p)))
+            .zip(kinds)
+            .map(|(p, kind)| scope.spawn(move || read_idx(p, kind, limits)))
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let read = read.into_iter().collect::<Result<Vec<_>>>()?;
-    let train = split(&read[0].0, &names[0], &read[1].0, &names[1])?;
-    let test = split(&read[2].0, &names[2], &read[3].0, &names[3])?;
     let md5s: serde_json::Map<_, _> = paths
         .iter()
         .zip(&read)
         .map(|(p, (_, md5))| (file_name(p), json!(md5)))
         .collect();
+    let mut read = read.into_iter().map(|(idx, _)| idx);
+    let mut next = || read.next().expect("four files");
+    let train = split(next(), &names[0], next(), &names[1])?;
+    let test = split(next(), &names[2], next(), &names[3])?;
     source["md5"] = json!(md5s);
     let mut meta = Meta::new(
         known.name,
@@ -172,17 +182,129 @@ pub fn run(args: Args) -> Result<()> {
     output.write_dataset(&Dataset::new(meta, Some(train), Some(test)))
 }
 
-/// The content of an IDX file (gunzipped if needed) and the MD5 of the file as stored.
-fn read_idx(path: &Path) -> Result<(Vec<u8>, String)> {
-    let err = || format!("{}: cannot read", path.display());
+/// An IDX file read within bounds: its dimensions (from its header) and its data.
+pub struct Idx {
+    /// The dimensions the header declares (and the data fills exactly).
+    pub dims: Vec<usize>,
+    /// The data after the header.
+    pub data: Vec<u8>,
+}
+
+/// What an IDX file holds: images (three dimensions) or labels (one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdxKind {
+    /// `[n, rows, columns]` bytes, magic 0x00000803.
+    Images,
+    /// `[n]` bytes, magic 0x00000801.
+    Labels,
+}
+
+impl IdxKind {
+    fn magic(self) -> u32 {
+        match self {
+            IdxKind::Images => IMAGES_MAGIC,
+            IdxKind::Labels => LABELS_MAGIC,
+        }
+    }
+    fn word(self) -> &'static str {
+        match self {
+            IdxKind::Images => "images",
+            IdxKind::Labels => "labels",
+        }
+    }
+    fn header_len(self) -> usize {
+        match self {
+            IdxKind::Images => 16,
+            IdxKind::Labels => 8,
+        }
+    }
+}
+
+/// Reads one IDX file (already gunzipped) from `reader` without trusting its header: the data
+/// the header declares is checked against `max_bytes` (the expansion cap every tool shares,
+/// `RETHINK_MAX_EXPAND`) before anything is read, then read through a limit of one byte more
+/// than declared, so a lying header or a gzip bomb costs at most the declared size.
+pub fn read_idx_from(
+    mut reader: impl Read,
+    name: &str,
+    kind: IdxKind,
+    max_bytes: u64,
+) -> Result<Idx> {
+    let header_len = kind.header_len();
+    let mut header = Vec::with_capacity(header_len);
+    (&mut reader)
+        .take(header_len as u64)
+        .read_to_end(&mut header)
+        .with_context(|| format!("{name}: cannot read"))?;
+    if header.len() < header_len {
+        let what = match kind {
+            IdxKind::Images => "image",
+            IdxKind::Labels => "label",
+        };
+        bail!(
+            "{name}: {} bytes is too short for an IDX {what} header",
+            header.len()
+        );
+    }
+    let magic = be_u32(&header, 0);
+    if magic != kind.magic() {
+        bail!(
+            "{name}: magic number 0x{magic:08x} is not that of IDX {} (0x{:08x})",
+            kind.word(),
+            kind.magic()
+        );
+    }
+    let dims: Vec<u64> = (4..header_len)
+        .step_by(4)
+        .map(|at| be_u32(&header, at) as u64)
+        .collect();
+    let announced = || match kind {
+        IdxKind::Images => format!("{} images of {}x{}", dims[0], dims[1], dims[2]),
+        IdxKind::Labels => format!("{} labels", dims[0]),
+    };
+    let body = dims
+        .iter()
+        .try_fold(1u64, |acc, &d| acc.checked_mul(d))
+        .filter(|&b| b <= max_bytes.saturating_sub(header_len as u64));
+    let Some(body) = body else {
+        bail!(
+            "{name}: the header announces {}, more than the {max_bytes} bytes a file may expand to (set by {MAX_EXPAND_VAR})",
+            announced()
+        );
+    };
+    let expected = header_len as u64 + body;
+    let mut data = Vec::new();
+    reader
+        .take(body + 1)
+        .read_to_end(&mut data)
+        .with_context(|| format!("{name}: cannot read"))?;
+    if data.len() as u64 != body {
+        let has = if data.len() as u64 > body {
+            "more".to_string()
+        } else {
+            format!("{} bytes", header_len + data.len())
+        };
+        bail!(
+            "{name}: the header announces {} ({expected} bytes), the file has {has}",
+            announced()
+        );
+    }
+    Ok(Idx {
+        dims: dims.iter().map(|&d| d as usize).collect(),
+        data,
+    })
+}
+
+/// An IDX file from disk (gunzipped if needed) and the MD5 of the file as stored.
+fn read_idx(path: &Path, kind: IdxKind, limits: ReadLimits) -> Result<(Idx, String)> {
+    let name = path.display().to_string();
+    let err = || format!("{name}: cannot read");
     let file = std::fs::File::open(path).with_context(err)?;
     let mut raw = Md5Reader::new(file);
-    let mut content = Vec::new();
-    maybe_gunzip(BufReader::with_capacity(1 << 20, &mut raw))
-        .and_then(|mut r| r.read_to_end(&mut content))
-        .with_context(err)?;
+    let reader = maybe_gunzip(BufReader::with_capacity(1 << 20, &mut raw)).with_context(err)?;
+    let idx = read_idx_from(reader, &name, kind, limits.max_expand)?;
     let md5 = raw.finish().with_context(err)?;
-    Ok((content, md5))
+    Ok((idx, md5))
 }
 
 fn file_name(p: &Path) -> String {
@@ -296,60 +418,23 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap())
 }
 
-/// One split from an IDX image file and an IDX label file (already gunzipped).
-fn split(images: &[u8], images_name: &str, labels: &[u8], labels_name: &str) -> Result<Split> {
-    if images.len() < 16 {
-        bail!(
-            "{images_name}: {} bytes is too short for an IDX image header",
-            images.len()
-        );
-    }
-    let magic = be_u32(images, 0);
-    if magic != IMAGES_MAGIC {
-        bail!(
-            "{images_name}: magic number 0x{magic:08x} is not that of IDX images (0x{IMAGES_MAGIC:08x})"
-        );
-    }
-    let [n, h, w] = [4, 8, 12].map(|at| be_u32(images, at) as usize);
-    let expected = 16 + n * h * w;
-    if images.len() != expected {
-        bail!(
-            "{images_name}: the header announces {n} images of {h}x{w} ({expected} bytes), the file has {} bytes",
-            images.len()
-        );
-    }
-    if labels.len() < 8 {
-        bail!(
-            "{labels_name}: {} bytes is too short for an IDX label header",
-            labels.len()
-        );
-    }
-    let magic = be_u32(labels, 0);
-    if magic != LABELS_MAGIC {
-        bail!(
-            "{labels_name}: magic number 0x{magic:08x} is not that of IDX labels (0x{LABELS_MAGIC:08x})"
-        );
-    }
-    let count = be_u32(labels, 4) as usize;
-    if labels.len() != 8 + count {
-        bail!(
-            "{labels_name}: the header announces {count} labels ({} bytes), the file has {} bytes",
-            8 + count,
-            labels.len()
-        );
-    }
+/// One split from an IDX image file and an IDX label file, each read with [`read_idx_from`].
+pub fn split(images: Idx, images_name: &str, labels: Idx, labels_name: &str) -> Result<Split> {
+    let [n, h, w] = images.dims[..] else {
+        bail!("{images_name}: IDX images have three dimensions")
+    };
+    let count = labels.dims[0];
     if count != n {
         bail!("{labels_name}: {count} labels for the {n} images of {images_name}");
     }
-    let labels = &labels[8..];
-    if let Some(i) = labels.iter().position(|&l| l >= 10) {
+    if let Some(i) = labels.data.iter().position(|&l| l >= 10) {
         bail!(
             "{labels_name}: label {} at index {i} is out of range: there are 10 classes",
-            labels[i]
+            labels.data[i]
         );
     }
     Ok(Split {
-        images: Images::from_u8([n, h, w, 1], images[16..].to_vec()),
-        labels: labels.iter().map(|&l| l as u16).collect(),
+        images: Images::from_u8([n, h, w, 1], images.data),
+        labels: labels.data.iter().map(|&l| l as u16).collect(),
     })
 }

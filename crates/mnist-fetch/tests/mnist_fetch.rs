@@ -305,3 +305,88 @@ fn the_real_fashion_mnist_from_the_debian_package() {
         mnist_fetch::FASHION_MNIST_DIR
     );
 }
+
+/// Runs mnist-fetch on `files` (written plain, or gzipped when the name ends in .gz) in a shell
+/// that limits the address space to 1 GiB, with `env` set.
+fn run_bounded(files: &[(&str, Vec<u8>)], env: &[(&str, &str)]) -> (Run, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let raw = dir.path().join("raw");
+    std::fs::create_dir_all(&raw).unwrap();
+    for (name, body) in files {
+        std::fs::write(raw.join(name), body).unwrap();
+    }
+    let output = std::process::Command::new("bash")
+        .args(["-c", r#"ulimit -v 1048576; exec "$0" --dir raw -o o.npz"#, BIN])
+        .current_dir(dir.path())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = Run {
+        command: format!("(ulimit -v 1048576) {BIN} --dir raw -o o.npz {env:?}"),
+        output,
+    };
+    (run, dir)
+}
+
+/// A gzip stream that expands to `gib` GiB of zeros after `head`, made of repeated members
+/// (MultiGzDecoder reads them as one stream): a few MB on disk.
+fn gzip_bomb(head: &[u8], gib: usize) -> Vec<u8> {
+    let zeros = gzip(&vec![0; 16 << 20]);
+    let mut out = gzip(head);
+    for _ in 0..gib * 64 {
+        out.extend_from_slice(&zeros);
+    }
+    out
+}
+
+#[test]
+fn a_gzip_bomb_is_read_no_further_than_its_header_declares() {
+    // Valid headers for 12 images, then 4 GiB of zeros: read through a limit of what the header
+    // declares, not into memory (the old reader held it all and died under a 1 GiB limit).
+    let mut files: Vec<(&str, Vec<u8>)> = idx_files();
+    let bomb = gzip_bomb(&files[0].1, 4);
+    files[0] = ("train-images-idx3-ubyte.gz", bomb);
+    let (run, dir) = run_bounded(&files, &[]);
+    run.fails(
+        1,
+        &[
+            "train-images-idx3-ubyte.gz",
+            "announces 12 images of 28x28 (9424 bytes), the file has more",
+        ],
+    );
+    assert!(!dir.path().join("o.npz").exists());
+}
+
+#[test]
+fn a_header_declaring_more_than_the_expansion_cap_is_refused_before_reading() {
+    // 2^31 x 2^31 x 4 bytes wraps a 64-bit size to 0: it must be refused, not trusted.
+    let mut huge = vec![0, 0, 8, 3];
+    for d in [1u32 << 31, 1 << 31, 4] {
+        huge.extend(d.to_be_bytes());
+    }
+    let mut files = idx_files();
+    files[0].1 = huge;
+    let (run, _dir) = run_bounded(&files, &[]);
+    run.fails(
+        1,
+        &[
+            "train-images-idx3-ubyte",
+            "announces 2147483648 images of 2147483648x4, more than the",
+            "RETHINK_MAX_EXPAND",
+        ],
+    );
+
+    // The cap every tool shares: 12 images of 28x28 need 9424 bytes.
+    let (run, dir) = run_bounded(&idx_files(), &[("RETHINK_MAX_EXPAND", "8K")]);
+    run.fails(
+        1,
+        &[
+            "train-images-idx3-ubyte",
+            "announces 12 images of 28x28, more than the 8192 bytes a file may expand to (set by RETHINK_MAX_EXPAND)",
+        ],
+    );
+    assert!(!dir.path().join("o.npz").exists());
+    let (run, _dir) = run_bounded(&idx_files(), &[("RETHINK_MAX_EXPAND", "16K")]);
+    run.success();
+}
