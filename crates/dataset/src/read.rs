@@ -176,12 +176,39 @@ fn parse_entries(
             }
             let text =
                 std::str::from_utf8(&a.data).map_err(|e| err("meta", format!("not UTF-8: {e}")))?;
-            serde_json::from_str::<Meta>(text).map_err(|e| {
+            let invalid = |e: serde_json::Error| {
                 err(
                     "meta",
                     format!("invalid JSON: {}", printable(&e.to_string(), 200)),
                 )
-            })?
+            };
+            let mut fields = match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Object(fields)) => fields,
+                Ok(other) => {
+                    let kind = match other {
+                        serde_json::Value::Array(_) => "an array",
+                        serde_json::Value::String(_) => "a string",
+                        serde_json::Value::Number(_) => "a number",
+                        serde_json::Value::Bool(_) => "a boolean",
+                        _ => "null",
+                    };
+                    return Err(err("meta", format!("expected a JSON object, got {kind}")));
+                }
+                Err(e) => return Err(invalid(e)),
+            };
+            // Another program's meta may lack our fields: those get what a file without meta
+            // gets (the name of the file, numbered classes); fields we do not know are kept.
+            let missing = |v: Option<&serde_json::Value>| v.is_none_or(|v| v.is_null());
+            if missing(fields.get("name")) || missing(fields.get("classes")) {
+                let inferred = inferred_meta(name, [&train, &test]);
+                if missing(fields.get("name")) {
+                    fields.insert("name".into(), inferred.name.into());
+                }
+                if missing(fields.get("classes")) {
+                    fields.insert("classes".into(), inferred.classes.into());
+                }
+            }
+            serde_json::from_value::<Meta>(serde_json::Value::Object(fields)).map_err(invalid)?
         }
         None => inferred_meta(name, [&train, &test]),
     };
