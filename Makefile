@@ -30,9 +30,10 @@ WD          ?= 0.0005
 DROPOUT     ?= 0.5
 
 # The parts, each under its own `make help` heading, listed after this file's: libtorch for `train`
-# (LIBTORCH, LIBTORCH_STAMP; TORCH=cuda for a GPU build), the sweep machinery and reports,
+# (LIBTORCH, LIBTORCH_STAMP; TORCH=cuda for a GPU build), the sweep machinery and reports, the study,
+# Section 5 (kernel-fit),
 # benchmarks, Slurm. tests/make/help.sh checks that every scripts/make/*.mk is included here.
-MAKE_PARTS := libtorch sweeps study benches slurm install
+MAKE_PARTS := libtorch sweeps study kernel benches slurm install
 include $(MAKE_PARTS:%=$(ROOT)/scripts/make/%.mk)
 
 ##@ Setup
@@ -82,6 +83,10 @@ test: setup ## run every test (vendored patch, Rust unit, integration, numpy int
 	$(ROOT)/tests/make/sweep.sh
 	$(ROOT)/tests/make/install.sh
 	BIN=$(BIN) $(ROOT)/tests/slurm/run.sh
+
+.PHONY: test-slow
+test-slow: setup ## the tests too slow for `make test` (a zip64 entry over 4 GiB, read back by us and by Python); CI runs both
+	cargo test --release -p rethink-dataset --test zip64 --manifest-path $(ROOT)/Cargo.toml -- --ignored
 
 check-vendor-patch: ## the vendored burn-tch is the published crate + crates/train/vendor/burn-tch.patch
 	$(ROOT)/scripts/check-vendor-patch
