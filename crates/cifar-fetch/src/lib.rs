@@ -462,13 +462,12 @@ fn add_member(
     name: &str,
 ) -> Result<()> {
     if base == config.names_file {
-        let text = String::from_utf8(bytes)
-            .map_err(|_| {
-                DataError(format!(
-                    "{name}: {}: class names are not UTF-8 text",
-                    printable(member, 80)
-                ))
-            })?;
+        let text = String::from_utf8(bytes).map_err(|_| {
+            DataError(format!(
+                "{name}: {}: class names are not UTF-8 text",
+                printable(member, 80)
+            ))
+        })?;
         input.names = Some(text);
     } else {
         let converted = convert(bytes, config).map_err(|message| {

@@ -394,11 +394,7 @@ fn a_member_declaring_more_than_the_cap_is_refused_before_anything_is_allocated(
     let members = cifar10_members();
     let whole = tar_gz(&members);
     let mut plain = Vec::new();
-    std::io::Read::read_to_end(
-        &mut flate2::read::GzDecoder::new(&whole[..]),
-        &mut plain,
-    )
-    .unwrap();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&whole[..]), &mut plain).unwrap();
     let mut header = tar::Header::new_gnu();
     header
         .set_path("cifar-10-batches-bin/data_batch_1.bin")

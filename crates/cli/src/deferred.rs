@@ -57,7 +57,10 @@ impl DeferredFiles {
         #[cfg(target_os = "linux")]
         if let Some(file) = crate::unnamed::create(&self.anchor) {
             let file = file.with_context(|| {
-                format!("{shown}: cannot create a temporary file in {}", self.anchor.display())
+                format!(
+                    "{shown}: cannot create a temporary file in {}",
+                    self.anchor.display()
+                )
             })?;
             crate::fill(&path, &file, write)?;
             self.pending.push((path, Pending::Unnamed(file)));
@@ -71,7 +74,8 @@ impl DeferredFiles {
             .tempfile_in(&self.dir)
             .with_context(|| format!("{shown}: cannot create a temporary file"))?;
         crate::fill(&path, tmp.as_file(), write)?;
-        self.pending.push((path, Pending::Named(tmp.into_temp_path())));
+        self.pending
+            .push((path, Pending::Named(tmp.into_temp_path())));
         Ok(())
     }
 
@@ -84,10 +88,16 @@ impl DeferredFiles {
                 #[cfg(target_os = "linux")]
                 Pending::Unnamed(file) => crate::unnamed::link(&file, &self.dir, &path)
                     .with_context(|| {
-                        format!("{}: cannot link the written file into place", path.display())
+                        format!(
+                            "{}: cannot link the written file into place",
+                            path.display()
+                        )
                     })?,
                 Pending::Named(tmp) => tmp.persist(&path).with_context(|| {
-                    format!("{}: cannot rename the temporary file into place", path.display())
+                    format!(
+                        "{}: cannot rename the temporary file into place",
+                        path.display()
+                    )
                 })?,
             }
         }

@@ -54,7 +54,10 @@ fn a_killed_write_leaves_nothing_or_the_previous_file() {
     for point in ["entry:train_images.npy", "before-link"] {
         killed_at(&dir, point, reseeded);
         assert_eq!(dir.files(), ["in.npz", "out.npz"], "{point}");
-        assert!(std::fs::read(dir.path("out.npz")).unwrap() == before, "{point}");
+        assert!(
+            std::fs::read(dir.path("out.npz")).unwrap() == before,
+            "{point}"
+        );
     }
     let d = rethink_dataset::read_path(dir.path("out.npz")).unwrap();
     assert_eq!(d.train.as_ref().unwrap().len(), 40);

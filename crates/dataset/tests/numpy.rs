@@ -201,7 +201,10 @@ fn numpy_defaults_met_in_the_wild_are_read_correctly_or_refused_in_one_line() {
         "float32-images",
         "uint16-labels",
     ];
-    let paths: Vec<_> = names.iter().map(|n| dir.path(&format!("{n}.npz"))).collect();
+    let paths: Vec<_> = names
+        .iter()
+        .map(|n| dir.path(&format!("{n}.npz")))
+        .collect();
     let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
     python(
         r#"
@@ -234,9 +237,15 @@ save(8, train_labels=np.array([300, 2], dtype=np.uint16))
         0,
         "train_labels: expected dtype uint8 or uint16, got '<i8' (use .astype(np.uint8))",
     );
-    refused(1, "train_images: expected dtype uint8 or float32, got '<f8'");
+    refused(
+        1,
+        "train_images: expected dtype uint8 or float32, got '<f8'",
+    );
     refused(2, "train_labels: expected dtype uint8 or uint16, got '>u2'");
-    refused(3, "train_images: expected dtype uint8 or float32, got '>f4'");
+    refused(
+        3,
+        "train_images: expected dtype uint8 or float32, got '>f4'",
+    );
     refused(4, "train_labels: expected dtype uint8 or uint16, got '<i4'");
     refused(5, "train_labels: expected dtype uint8 or uint16, got '|b1'");
 

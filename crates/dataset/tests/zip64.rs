@@ -154,7 +154,10 @@ print(info.file_size - count, info.compress_type, list(shape), dtype, total, cou
     let printed = String::from_utf8(out.stdout).unwrap();
     let (header, rest) = printed.trim().split_once(' ').unwrap();
     let header: usize = header.parse().unwrap();
-    assert!(header > 10 && header % 64 == 0, "npy header of {header} bytes");
+    assert!(
+        header > 10 && header.is_multiple_of(64),
+        "npy header of {header} bytes"
+    );
     assert_eq!(
         rest,
         format!(

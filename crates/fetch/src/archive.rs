@@ -121,7 +121,7 @@ mod tests {
 
     #[test]
     fn a_capped_reader_stops_at_its_cap_and_says_so() {
-        let data = vec![7u8; 100];
+        let data = [7u8; 100];
         let mut exact = Capped::new(&data[..], 100);
         let mut out = Vec::new();
         exact.read_to_end(&mut out).unwrap();

@@ -104,7 +104,9 @@ pub fn mutate(rng: &mut Rng, input: &mut Vec<u8>, donors: &[Vec<u8>]) {
                 let value = if rng.one_in(4) {
                     let mut old = [0u8; 8];
                     old[..width].copy_from_slice(&input[at..at + width]);
-                    u64::from_le_bytes(old).wrapping_add(rng.below(33)).wrapping_sub(16)
+                    u64::from_le_bytes(old)
+                        .wrapping_add(rng.below(33))
+                        .wrapping_sub(16)
                 } else {
                     INTERESTING[rng.index(INTERESTING.len())]
                 };
@@ -139,7 +141,9 @@ pub fn mutate(rng: &mut Rng, input: &mut Vec<u8>, donors: &[Vec<u8>]) {
         7 => {
             // Insert random bytes.
             let to = rng.index(len + 1);
-            let bytes: Vec<u8> = (0..1 + rng.below(32)).map(|_| rng.next_u64() as u8).collect();
+            let bytes: Vec<u8> = (0..1 + rng.below(32))
+                .map(|_| rng.next_u64() as u8)
+                .collect();
             input.splice(to..to, bytes);
         }
         _ => {
@@ -336,7 +340,11 @@ pub fn fuzz(target: &dyn Target, seed: u64, budget: Budget, findings: Option<&Pa
             if let Some(dir) = findings {
                 let path = dir.join(format!("{}-{}.bin", target.name(), report.findings.len()));
                 let _ = std::fs::write(&path, &input);
-                eprintln!("rethink-fuzz: {}: {what} (input in {})", target.name(), path.display());
+                eprintln!(
+                    "rethink-fuzz: {}: {what} (input in {})",
+                    target.name(),
+                    path.display()
+                );
             }
             report.findings.push(Finding { input, what });
         }

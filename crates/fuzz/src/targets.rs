@@ -57,7 +57,10 @@ fn tiny_dataset(float: bool) -> Dataset {
     let images = if float {
         Images::from_f32([3, 2, 2, 1], (0..12).map(|v| v as f32 / 7.0).collect())
     } else {
-        Images::from_u8([3, 2, 2, 3], (0..36).map(|v| (v * 7) as u8).collect::<Vec<u8>>())
+        Images::from_u8(
+            [3, 2, 2, 3],
+            (0..36).map(|v| (v * 7) as u8).collect::<Vec<u8>>(),
+        )
     };
     let mut d = Dataset::new(
         Meta::new("fuzz", vec!["a".into(), "b".into(), "c".into()]),
@@ -96,11 +99,8 @@ impl Target for Npz {
     fn run(&self, input: &[u8], _scratch: &Path) -> Result<(), String> {
         let limits = ReadLimits { max_expand: CAP };
         let streamed = rethink_dataset::read_from_limited(input, "fuzz.npz", &limits);
-        let mapped = rethink_dataset::read_bytes_limited(
-            Bytes::from(input.to_vec()),
-            "fuzz.npz",
-            &limits,
-        );
+        let mapped =
+            rethink_dataset::read_bytes_limited(Bytes::from(input.to_vec()), "fuzz.npz", &limits);
         if let Err(e) = streamed
             && !crate::is_one_printable_line(&e.to_string())
         {
@@ -223,12 +223,8 @@ impl Target for CifarArchive {
         std::fs::write(&path, input).map_err(|e| format!("scratch: {e}"))?;
         let limits = ReadLimits { max_expand: CAP };
         let ten = cifar_fetch::read_archive_path(&path, Which::Cifar10, None, limits);
-        let hundred = cifar_fetch::read_archive_path(
-            &path,
-            Which::Cifar100,
-            Some(LabelKind::Fine),
-            limits,
-        );
+        let hundred =
+            cifar_fetch::read_archive_path(&path, Which::Cifar100, Some(LabelKind::Fine), limits);
         if let Err(e) = hundred {
             let message = format!("{e:#}");
             if !crate::is_one_printable_line(&message) {

@@ -18,12 +18,24 @@ fn inputs(target: &str) -> u64 {
 fn every_parser_survives_a_fixed_seed_run() {
     let mut failed = Vec::new();
     for target in targets::all() {
-        let report = fuzz(target.as_ref(), 18, Budget::Inputs(inputs(target.name())), None);
+        let report = fuzz(
+            target.as_ref(),
+            18,
+            Budget::Inputs(inputs(target.name())),
+            None,
+        );
         eprintln!("{report}");
-        assert!(report.accepted > 0, "{}: no input was accepted", report.target);
+        assert!(
+            report.accepted > 0,
+            "{}: no input was accepted",
+            report.target
+        );
         for f in &report.findings {
             let shown = &f.input[..f.input.len().min(64)];
-            failed.push(format!("{}: {} (input {:02x?}...)", report.target, f.what, shown));
+            failed.push(format!(
+                "{}: {} (input {:02x?}...)",
+                report.target, f.what, shown
+            ));
         }
     }
     assert!(failed.is_empty(), "findings:\n{}", failed.join("\n"));
@@ -45,7 +57,9 @@ fn kept_findings_are_refused_in_one_line() {
     let scratch = tempfile::tempdir().unwrap();
     let mut seen = 0;
     for target in targets::all() {
-        let dir = crates.join(regression_dir(target.name())).join("tests/fuzz");
+        let dir = crates
+            .join(regression_dir(target.name()))
+            .join("tests/fuzz");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };

@@ -42,7 +42,9 @@ pub fn decode(bytes: &[u8], max_bytes: u64) -> Result<Rgb, String> {
         reader.limits(limits);
         let decoder = reader.into_decoder().map_err(cannot)?;
         let (width, height) = image::ImageDecoder::dimensions(&decoder);
-        let per_pixel = image::ImageDecoder::color_type(&decoder).bytes_per_pixel().max(3);
+        let per_pixel = image::ImageDecoder::color_type(&decoder)
+            .bytes_per_pixel()
+            .max(3);
         check_size(width as u64, height as u64, per_pixel as u64, max_bytes)?;
         let img = image::DynamicImage::from_decoder(decoder).map_err(cannot)?;
         let rgb = img.to_rgb8();

@@ -379,13 +379,21 @@ fn decompression_bombs_are_refused_from_their_headers_and_skipped_with_skip_bad(
     let big_png = {
         let mut out = Vec::new();
         image::codecs::png::PngEncoder::new(&mut out)
-            .write_image(&vec![0; 1000 * 1000 * 3], 1000, 1000, ExtendedColorType::Rgb8)
+            .write_image(
+                &vec![0; 1000 * 1000 * 3],
+                1000,
+                1000,
+                ExtendedColorType::Rgb8,
+            )
             .unwrap();
         out
     };
     let files: [(&str, Vec<u8>); 4] = [
         ("train/n01/a.JPEG", rgb_jpeg()),
-        ("train/n01/bomb.JPEG", with_declared_size(&rgb_jpeg(), 60000, 60000)),
+        (
+            "train/n01/bomb.JPEG",
+            with_declared_size(&rgb_jpeg(), 60000, 60000),
+        ),
         ("train/n02/big.JPEG", big_png),
         ("train/n02/c.JPEG", gray_jpeg()),
     ];
@@ -405,7 +413,12 @@ fn decompression_bombs_are_refused_from_their_headers_and_skipped_with_skip_bad(
     );
     assert!(!root.join("out.npz").exists());
 
-    run_bounded(root, &[".", "--size", "16", "--skip-bad", "-o", "out.npz"], &env).success();
+    run_bounded(
+        root,
+        &[".", "--size", "16", "--skip-bad", "-o", "out.npz"],
+        &env,
+    )
+    .success();
     let ds = read(&root.join("out.npz"));
     let train = ds.train.as_ref().unwrap();
     assert_eq!(train.labels, vec![0, 1]);
@@ -420,7 +433,12 @@ fn decompression_bombs_are_refused_from_their_headers_and_skipped_with_skip_bad(
         );
     }
     // Without the lowered cap the PNG (3 MB) is an ordinary image; the JPEG is still refused.
-    run_bounded(root, &[".", "--size", "16", "--skip-bad", "-o", "out.npz"], &[]).success();
+    run_bounded(
+        root,
+        &[".", "--size", "16", "--skip-bad", "-o", "out.npz"],
+        &[],
+    )
+    .success();
     let ds = read(&root.join("out.npz"));
     assert_eq!(ds.train.as_ref().unwrap().labels, vec![0, 1, 1]);
     assert_eq!(ds.meta.extra["skipped_count"], 1);
@@ -449,7 +467,16 @@ fn a_killed_shard_run_leaves_no_directory_and_a_finished_one_every_shard() {
     let dir = tempfile::tempdir().unwrap();
     tree(dir.path());
     let before = all_files(dir.path());
-    let args = [".", "--size", "16", "--skip-bad", "--shard-size", "3", "-o", "out/shards"];
+    let args = [
+        ".",
+        "--size",
+        "16",
+        "--skip-bad",
+        "--shard-size",
+        "3",
+        "-o",
+        "out/shards",
+    ];
     // Two shards (a b c | d e, e skipped): killed after the first is written, in the middle of
     // writing the second's images, and with both written but not yet named.
     for point in ["shard:0", "entry:train_images.npy#2", "shard:1"] {
@@ -467,7 +494,12 @@ fn a_killed_shard_run_leaves_no_directory_and_a_finished_one_every_shard() {
     assert_eq!(shards, ["train-00000.npz", "train-00001.npz"]);
     let lens: Vec<usize> = shards
         .iter()
-        .map(|s| read(&dir.path().join("out/shards").join(s)).train.unwrap().len())
+        .map(|s| {
+            read(&dir.path().join("out/shards").join(s))
+                .train
+                .unwrap()
+                .len()
+        })
         .collect();
     assert_eq!(lens, [3, 1]);
 }

@@ -316,7 +316,11 @@ fn run_bounded(files: &[(&str, Vec<u8>)], env: &[(&str, &str)]) -> (Run, tempfil
         std::fs::write(raw.join(name), body).unwrap();
     }
     let output = std::process::Command::new("bash")
-        .args(["-c", r#"ulimit -v 1048576; exec "$0" --dir raw -o o.npz"#, BIN])
+        .args([
+            "-c",
+            r#"ulimit -v 1048576; exec "$0" --dir raw -o o.npz"#,
+            BIN,
+        ])
         .current_dir(dir.path())
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())

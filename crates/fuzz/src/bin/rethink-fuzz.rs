@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use rethink_fuzz::{Budget, fuzz, targets};
 
-const USAGE: &str = "usage: rethink-fuzz [--seconds S | --inputs N] [--seed SEED] [--findings DIR] [TARGET...]
+const USAGE: &str =
+    "usage: rethink-fuzz [--seconds S | --inputs N] [--seed SEED] [--findings DIR] [TARGET...]
 targets: npz idx cifar image (default: all)";
 
 fn main() -> ExitCode {
@@ -30,9 +31,7 @@ fn main() -> ExitCode {
             })
         };
         match arg.as_str() {
-            "--seconds" => {
-                budget = Budget::Time(Duration::from_secs(number(&arg, value(&arg))))
-            }
+            "--seconds" => budget = Budget::Time(Duration::from_secs(number(&arg, value(&arg)))),
             "--inputs" => budget = Budget::Inputs(number(&arg, value(&arg))),
             "--seed" => seed = number(&arg, value(&arg)),
             "--findings" => findings = Some(PathBuf::from(value(&arg))),
