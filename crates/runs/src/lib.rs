@@ -1,5 +1,6 @@
-//! The run folder, a contract like the dataset file: `train` (and later `kernel-fit`) writes
-//! `runs/<name>/config.json`, `metrics.jsonl` and `summary.json`; `report` reads them. This crate
+//! The run folder, a contract like the dataset file: `train` writes `runs/<name>/config.json`,
+//! `metrics.jsonl` and `summary.json`, `kernel-fit` (the paper's Section 5) writes
+//! `config.json` and `summary.json` with `"kind": "kernel"` ([`RunKind`]); `report` reads them. This crate
 //! owns their schema, so that writer and reader share one set of types (serde only, no burn).
 //!
 //! Every field of the three files is documented in this crate's README. Files written before
@@ -9,11 +10,15 @@
 
 mod config;
 mod corruption;
+mod kernel;
 mod metrics;
 mod summary;
 
 pub use config::Config;
 pub use corruption::{Corruption, Pixels, fmt_num};
+pub use kernel::{
+    FeatureMap, KERNEL_KIND, KernelConfig, KernelSummary, KernelTimings, Method, RunKind,
+};
 pub use metrics::{
     EvalRecord, Metrics, MetricsLog, Record, TrainRecord, parse_metrics, read_metrics,
 };
