@@ -354,11 +354,14 @@ fn with_declared_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
 }
 
 /// Runs imagenet-pack in a shell that limits the address space to 2 GiB (a decoder that
-/// allocates what a header declares dies there), with `env` set.
+/// allocates what a header declares dies there), with `env` set. Two decoding threads and two
+/// malloc arenas, so that address space reserved per thread on a many-core machine stays small.
 fn run_bounded(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let output = std::process::Command::new("bash")
         .args(["-c", r#"ulimit -v 2097152; exec "$@""#, "sh", BIN])
         .args(args)
+        .args(["--jobs", "2"])
+        .env("MALLOC_ARENA_MAX", "2")
         .current_dir(dir)
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
