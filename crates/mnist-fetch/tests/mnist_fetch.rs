@@ -322,6 +322,10 @@ fn run_bounded(files: &[(&str, Vec<u8>)], env: &[(&str, &str)]) -> (Run, tempfil
             BIN,
         ])
         .current_dir(dir.path())
+        // Few threads and malloc arenas: per-thread reservations on a many-core machine would
+        // otherwise count against the limit.
+        .env("RAYON_NUM_THREADS", "2")
+        .env("MALLOC_ARENA_MAX", "2")
         .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .output()
