@@ -30,7 +30,7 @@ pub struct Series {
 }
 
 impl Series {
-    fn line(name: String, points: Vec<(f64, f64)>, color: usize) -> Series {
+    pub(crate) fn line(name: String, points: Vec<(f64, f64)>, color: usize) -> Series {
         Series {
             name,
             points,
@@ -66,6 +66,10 @@ pub struct Figure {
     pub datasets: Vec<String>,
     /// What the reader should know (runs left out and why).
     pub notes: Vec<String>,
+    /// Logarithmic x / y axis (the points stay in plain units; `plot` draws their logarithms).
+    pub log_x: bool,
+    /// See `log_x`.
+    pub log_y: bool,
 }
 
 impl Figure {
@@ -140,6 +144,8 @@ impl Context<'_> {
             runs,
             datasets,
             notes: Vec::new(),
+            log_x: false,
+            log_y: false,
         }
     }
 }

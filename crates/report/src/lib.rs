@@ -7,6 +7,7 @@
 pub mod claims;
 pub mod figures;
 pub mod groups;
+pub mod kernel;
 pub mod paper;
 pub mod plot;
 pub mod runs;
@@ -41,10 +42,14 @@ use crate::figures::{Figure, Skipped};
 /// A figure without matching runs is skipped with a note on stderr. The paper's claims, checked
 /// on the runs (holds / fails / partly / not run, with the numbers), go into claims.json,
 /// claims.md and a section of summary.md.
+///
+/// Run directories written by `kernel-fit` (the paper's Section 5) go into kernel.md and
+/// kernel.csv (labels, n, train and test error, norm) and, for random features, the
+/// double-descent figures (test error and norm against N/n), and a section of summary.md.
 #[derive(Debug, Parser)]
 #[command(name = "report", version)]
 pub struct Args {
-    /// Run directories written by `train`.
+    /// Run directories written by `train` or `kernel-fit`.
     #[arg(required = true, value_name = "RUN_DIR")]
     pub runs: Vec<PathBuf>,
 
@@ -155,11 +160,16 @@ pub fn run(args: Args) -> Result<()> {
     let cfg = Config::from_args(args)?;
 
     let mut runs = Vec::new();
+    let mut kernel_runs = Vec::new();
     let mut seen = BTreeSet::new();
     for dir in &cfg.runs {
         let canonical = fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
         if !seen.insert(canonical) {
             continue; // the same run named twice (runs/*/ runs/a/) counts once
+        }
+        if kernel::is_kernel_run(dir) {
+            kernel_runs.push(kernel::read_run(dir)?);
+            continue;
         }
         let run = runs::read_run(dir)?;
         if run.truncated {
@@ -178,6 +188,9 @@ pub fn run(args: Args) -> Result<()> {
         runs.push(run);
     }
 
+    if runs.is_empty() {
+        return kernel::write_alone(&cfg, &kernel_runs);
+    }
     let groups = groups::group_runs(&runs);
     let rows = table::rows(&runs, &groups, cfg.fit_threshold, cfg.paper);
     let claims = claims::check(&runs, &groups, cfg.fit_threshold);
@@ -250,9 +263,10 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
 
+    let kernel_md = kernel::write(&cfg.out, &kernel_runs, &cfg.formats, cfg.size, cfg.paper)?;
     write_text(
         &cfg.out.join("summary.md"),
-        &summary(&cfg, &runs, &rows, &drawn, &claims_md),
+        &(summary(&cfg, &runs, &rows, &drawn, &claims_md) + &kernel_md),
     )?;
     if cfg.claims {
         use std::io::Write as _;

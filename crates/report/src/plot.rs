@@ -97,10 +97,56 @@ fn tick_formatter(span: f64) -> impl Fn(&f64) -> String {
     move |v: &f64| format!("{v:.decimals$}")
 }
 
+/// `fig` with its logarithmic axes in log10 units (non-positive values dropped), so that the
+/// charts stay linear and only the tick labels say 10^v.
+fn in_log_units(fig: &Figure) -> Figure {
+    let tx = |x: f64| if fig.log_x { x.log10() } else { x };
+    let ty = |y: f64| if fig.log_y { y.log10() } else { y };
+    let ok = |x: f64, y: f64| (!fig.log_x || x > 0.0) && (!fig.log_y || y > 0.0);
+    let mut out = fig.clone();
+    for s in &mut out.series {
+        s.points = s
+            .points
+            .iter()
+            .filter(|p| ok(p.0, p.1))
+            .map(|&(x, y)| (tx(x), ty(y)))
+            .collect();
+        s.band_to = s.band_to.as_ref().map(|b| {
+            b.iter()
+                .filter(|p| ok(p.0, p.1))
+                .map(|&(x, y)| (tx(x), ty(y)))
+                .collect()
+        });
+        s.seed_band = s.seed_band.as_ref().map(|b| {
+            b.iter()
+                .filter(|p| ok(p.0, p.1) && ok(p.0, p.2))
+                .map(|&(x, lo, hi)| (tx(x), ty(lo), ty(hi)))
+                .collect()
+        });
+    }
+    out.x_range = fig.x_range.map(|(a, b)| (tx(a), tx(b)));
+    out.y_range = fig.y_range.map(|(a, b)| (ty(a), ty(b)));
+    out
+}
+
+/// Tick labels of a log10 axis: the value 10^v with two significant digits ("0.05", "3.2", "20").
+fn pow10_label(v: &f64) -> String {
+    let x = 10f64.powf(*v);
+    let decimals = (1 - x.log10().floor() as i32).max(0) as usize;
+    format!("{x:.decimals$}")
+}
+
 /// A legend line: name, colour, dashed, thin.
 type LegendEntry = (String, usize, bool, bool);
 
 fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Result<()> {
+    let logged;
+    let fig = if fig.log_x || fig.log_y {
+        logged = in_log_units(fig);
+        &logged
+    } else {
+        fig
+    };
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow!("drawing {}: {e:?}", fig.id);
     root.fill(&WHITE).map_err(err)?;
 
@@ -124,7 +170,9 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, fig: &Figure) -> Resu
         let (lo, hi) = padded(x_lo.min(if fig.x_from_zero { 0.0 } else { x_lo }), x_hi);
         (if fig.x_from_zero { 0.0 } else { lo }, hi)
     });
-    let y = fig.y_range.unwrap_or_else(|| padded(y_lo.min(0.0), y_hi));
+    let y = fig
+        .y_range
+        .unwrap_or_else(|| padded(if fig.log_y { y_lo } else { y_lo.min(0.0) }, y_hi));
 
     let (w, h) = root.dim_in_pixel();
     let scale = (w.min(h * 4 / 3) as f64 / 800.0).max(0.5);
@@ -267,8 +315,9 @@ fn draw_chart<DB: DrawingBackend>(
         .y_label_area_size(px(72.0))
         .build_cartesian_2d(x0..x1, y0..y1)
         .map_err(err)?;
-    let x_fmt = tick_formatter(x1 - x0);
-    let y_fmt = tick_formatter(y1 - y0);
+    let (x_lin, y_lin) = (tick_formatter(x1 - x0), tick_formatter(y1 - y0));
+    let x_fmt = |v: &f64| if fig.log_x { pow10_label(v) } else { x_lin(v) };
+    let y_fmt = |v: &f64| if fig.log_y { pow10_label(v) } else { y_lin(v) };
     chart
         .configure_mesh()
         .x_label_formatter(&x_fmt)
