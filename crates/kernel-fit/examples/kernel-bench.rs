@@ -17,10 +17,20 @@ fn main() -> anyhow::Result<()> {
     let [file, n, gamma, threads, repeat] = &args[..] else {
         anyhow::bail!("usage: kernel-bench FILE N GAMMA THREADS REPEAT");
     };
-    let (n, gamma, threads, repeat): (usize, f64, usize, usize) =
-        (n.parse()?, gamma.parse()?, threads.parse()?, repeat.parse()?);
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build_global()?;
-    let par = if threads == 1 { Par::Seq } else { Par::rayon(threads) };
+    let (n, gamma, threads, repeat): (usize, f64, usize, usize) = (
+        n.parse()?,
+        gamma.parse()?,
+        threads.parse()?,
+        repeat.parse()?,
+    );
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build_global()?;
+    let par = if threads == 1 {
+        Par::Seq
+    } else {
+        Par::rayon(threads)
+    };
     let dataset = rethink_dataset::read_path(std::path::Path::new(file))?;
     let train = data::train_split(&dataset, file)?;
     let keep: Vec<usize> = (0..n.min(train.len())).collect();
@@ -41,7 +51,12 @@ fn main() -> anyhow::Result<()> {
         solve_s = solve_s.min(t.elapsed().as_secs_f64());
     }
     let pred = gaussian::predict(&x, &x, &alpha, gamma, par);
-    let residual = pred.iter().zip(&y).map(|(p, t)| (p - t) * (p - t)).sum::<f64>().sqrt()
+    let residual = pred
+        .iter()
+        .zip(&y)
+        .map(|(p, t)| (p - t) * (p - t))
+        .sum::<f64>()
+        .sqrt()
         / y.iter().map(|v| v * v).sum::<f64>().sqrt();
     println!(
         "{{\"n\": {}, \"d\": {}, \"threads\": {threads}, \"build_s\": {build_s}, \"solve_s\": {solve_s}, \"residual\": {residual}}}",

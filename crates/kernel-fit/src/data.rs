@@ -163,9 +163,7 @@ pub fn check_compatible(
         );
     }
     if classes != test_classes {
-        bail!(
-            "{test_file}: {test_classes} classes but the training file has {classes}"
-        );
+        bail!("{test_file}: {test_classes} classes but the training file has {classes}");
     }
     Ok(())
 }

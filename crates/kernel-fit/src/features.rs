@@ -12,10 +12,10 @@
 //! first N features are the same for every larger N.
 
 use anyhow::{Result, anyhow};
+use faer::diag::Diag;
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::linalg::matmul::matmul;
 use faer::linalg::svd::{self, ComputeSvdVectors};
-use faer::diag::Diag;
 use faer::{Accum, Mat, MatMut, MatRef, Par};
 use rayon::prelude::*;
 use rethink_runs::FeatureMap;
@@ -157,7 +157,14 @@ pub struct Solution {
 }
 
 /// W = Φ⁺ Y (ridge 0) or V diag(σ / (σ² + λ)) Uᵀ Y, with Φ n × N and Y n × k column-major.
-pub fn solve(phi: &[f64], n: usize, features: usize, y: &[f64], ridge: f64, par: Par) -> Result<Solution> {
+pub fn solve(
+    phi: &[f64],
+    n: usize,
+    features: usize,
+    y: &[f64],
+    ridge: f64,
+    par: Par,
+) -> Result<Solution> {
     let classes = y.len() / n.max(1);
     let r = n.min(features);
     let a = MatRef::from_column_major_slice(phi, n, features);
@@ -196,7 +203,14 @@ pub fn solve(phi: &[f64], n: usize, features: usize, y: &[f64], ridge: f64, par:
     // T = diag(g(σ)) Uᵀ Y (r × k), then W = V T.
     let ym = MatRef::from_column_major_slice(y, n, classes);
     let mut t = Mat::<f64>::zeros(r, classes);
-    matmul(t.as_mut(), Accum::Replace, u.as_ref().transpose(), ym, 1.0, par);
+    matmul(
+        t.as_mut(),
+        Accum::Replace,
+        u.as_ref().transpose(),
+        ym,
+        1.0,
+        par,
+    );
     for (i, (&sigma, &keep)) in sv.iter().zip(&kept).enumerate() {
         let g = if !keep {
             0.0
@@ -221,7 +235,11 @@ pub fn solve(phi: &[f64], n: usize, features: usize, y: &[f64], ridge: f64, par:
     Ok(Solution {
         weights,
         rank,
-        condition: if rank > 0 { s_max / s_min } else { f64::INFINITY },
+        condition: if rank > 0 {
+            s_max / s_min
+        } else {
+            f64::INFINITY
+        },
     })
 }
 
@@ -236,11 +254,20 @@ mod tests {
         let b = Features::draw(FeatureMap::Fourier, 3, 8, 0.5, 7, &mean);
         assert_eq!(a.w[..], b.w[..15]);
         assert_eq!(a.b[..], b.b[..5]);
-        assert_ne!(a.w, Features::draw(FeatureMap::Fourier, 3, 5, 0.5, 8, &mean).w);
+        assert_ne!(
+            a.w,
+            Features::draw(FeatureMap::Fourier, 3, 5, 0.5, 8, &mean).w
+        );
         let r = Features::draw(FeatureMap::Relu, 3, 5, 0.0, 7, &mean);
-        assert_eq!(r.w[..], Features::draw(FeatureMap::Relu, 3, 8, 0.0, 7, &mean).w[..15]);
+        assert_eq!(
+            r.w[..],
+            Features::draw(FeatureMap::Relu, 3, 8, 0.0, 7, &mean).w[..15]
+        );
         let c = -(0.5 * r.w[0] + 0.25 * r.w[1]);
-        assert!((r.b[0] - c).abs() < 1e-15, "ReLU features are centered on the mean");
+        assert!(
+            (r.b[0] - c).abs() < 1e-15,
+            "ReLU features are centered on the mean"
+        );
     }
 
     #[test]

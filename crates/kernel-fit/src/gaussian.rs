@@ -55,12 +55,8 @@ pub fn build_into(k: &mut [f64], x: &Examples, gamma: f64, ridge: f64, par: Par)
         let w = j1 - j0;
         let rows = n - j0;
         // Rows j0..n of columns j0..j1: 2γ X[j0..] X[j0..j1]ᵀ.
-        let panel = MatMut::from_column_major_slice_with_stride_mut(
-            &mut k[j0 * n + j0..],
-            rows,
-            w,
-            n,
-        );
+        let panel =
+            MatMut::from_column_major_slice_with_stride_mut(&mut k[j0 * n + j0..], rows, w, n);
         let lhs = all.subrows(j0, rows);
         let rhs = MatRef::from_column_major_slice(&x.x[j0 * d..j1 * d], d, w);
         matmul(panel, Accum::Replace, lhs, rhs, 2.0 * gamma, par);
@@ -85,17 +81,13 @@ pub fn build_into(k: &mut [f64], x: &Examples, gamma: f64, ridge: f64, par: Par)
 /// The Cholesky factor of K + λI in place; on failure, the pivot where it failed.
 pub fn factor(k: &mut [f64], n: usize, par: Par) -> Result<(), usize> {
     let params = Default::default();
-    let mut mem = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(n, par, params));
+    let mut mem = MemBuffer::new(llt::factor::cholesky_in_place_scratch::<f64>(
+        n, par, params,
+    ));
     let m = MatMut::from_column_major_slice_mut(k, n, n);
-    llt::factor::cholesky_in_place(
-        m,
-        Default::default(),
-        par,
-        MemStack::new(&mut mem),
-        params,
-    )
-    .map(|_| ())
-    .map_err(|llt::factor::LltError::NonPositivePivot { index }| index)
+    llt::factor::cholesky_in_place(m, Default::default(), par, MemStack::new(&mut mem), params)
+        .map(|_| ())
+        .map_err(|llt::factor::LltError::NonPositivePivot { index }| index)
 }
 
 /// Solves L Lᵀ α = Y in place (Y: n × k column-major, overwritten with α).
@@ -168,7 +160,13 @@ pub fn fit(x: &Examples, y: &[f64], gamma: f64, ridge: f64, par: Par) -> Result<
 
 /// f(q) = Σ_i α_i k(q, x_i) for every row q of `query`: m × k, column-major. Kernel rows are
 /// made [`PREDICT_BLOCK`] at a time (GEMM, then the exponential pass), then multiplied by α.
-pub fn predict(query: &Examples, train: &Examples, alpha: &[f64], gamma: f64, par: Par) -> Vec<f64> {
+pub fn predict(
+    query: &Examples,
+    train: &Examples,
+    alpha: &[f64],
+    gamma: f64,
+    par: Par,
+) -> Vec<f64> {
     let (m, n, d) = (query.len(), train.len(), train.d);
     let classes = alpha.len() / n.max(1);
     let gq = scaled_sq_norms(query, gamma);
@@ -198,12 +196,7 @@ pub fn predict(query: &Examples, train: &Examples, alpha: &[f64], gamma: f64, pa
                 *v = (*v - gi - g).min(0.0).exp();
             }
         });
-        let dst = MatMut::from_column_major_slice_with_stride_mut(
-            &mut out[r0..],
-            b,
-            classes,
-            m,
-        );
+        let dst = MatMut::from_column_major_slice_with_stride_mut(&mut out[r0..], b, classes, m);
         matmul(
             dst,
             Accum::Replace,
@@ -219,7 +212,12 @@ pub fn predict(query: &Examples, train: &Examples, alpha: &[f64], gamma: f64, pa
 
 /// ‖f‖² = trace(αᵀ K α) = trace(Yᵀ α) for the interpolant (Y the targets it was solved for).
 pub fn norm(y: &[f64], alpha: &[f64]) -> f64 {
-    y.iter().zip(alpha).map(|(a, b)| a * b).sum::<f64>().max(0.0).sqrt()
+    y.iter()
+        .zip(alpha)
+        .map(|(a, b)| a * b)
+        .sum::<f64>()
+        .max(0.0)
+        .sqrt()
 }
 
 /// λ_max / λ_min of K = L Lᵀ by power iteration (K v through L, K⁻¹ v through two triangular
@@ -298,20 +296,39 @@ mod tests {
 
     #[test]
     fn the_kernel_matches_its_definition() {
-        let x = examples((0..7 * 3).map(|i| ((i * 37) % 11) as f64 / 11.0).collect(), 3);
+        let x = examples(
+            (0..7 * 3).map(|i| ((i * 37) % 11) as f64 / 11.0).collect(),
+            3,
+        );
         let n = 7;
         let gamma = 0.7;
         let k = build(&x, gamma, 0.0, Par::Seq);
         for j in 0..n {
             for i in 0..n {
-                let d2: f64 = x.row(i).iter().zip(x.row(j)).map(|(a, b)| (a - b) * (a - b)).sum();
+                let d2: f64 = x
+                    .row(i)
+                    .iter()
+                    .zip(x.row(j))
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum();
                 let want = if i >= j { (-gamma * d2).exp() } else { 0.0 };
                 assert!((k[j * n + i] - want).abs() < 1e-14, "K[{i},{j}]");
             }
         }
-        let p = predict(&x, &x, &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], gamma, Par::Seq);
+        let p = predict(
+            &x,
+            &x,
+            &[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            gamma,
+            Par::Seq,
+        );
         for i in 0..n {
-            let d2: f64 = x.row(i).iter().zip(x.row(0)).map(|(a, b)| (a - b) * (a - b)).sum();
+            let d2: f64 = x
+                .row(i)
+                .iter()
+                .zip(x.row(0))
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum();
             assert!((p[i] - (-gamma * d2).exp()).abs() < 1e-14);
         }
     }

@@ -265,7 +265,9 @@ pub fn run(args: Args) -> Result<()> {
     let d = train.images.image_len();
 
     let plan = match cfg.model {
-        Model::Gaussian { .. } => memory::gaussian(n, d, test.len(), classes, gaussian::PREDICT_BLOCK),
+        Model::Gaussian { .. } => {
+            memory::gaussian(n, d, test.len(), classes, gaussian::PREDICT_BLOCK)
+        }
         Model::RandomFeatures { features, .. } => {
             memory::features(n, d, test.len(), features, features::PREDICT_BLOCK)
         }

@@ -85,7 +85,11 @@ fn the_gaussian_kernel_interpolates_true_and_random_labels_exactly() {
             .stdout();
         let s = summary(&out);
         assert_eq!(s.train_acc, 1.0, "{name}: training error 0");
-        assert!(s.relative_residual < 1e-8, "{name}: ‖Kα − Y‖/‖Y‖ = {}", s.relative_residual);
+        assert!(
+            s.relative_residual < 1e-8,
+            "{name}: ‖Kα − Y‖/‖Y‖ = {}",
+            s.relative_residual
+        );
         assert_eq!(s.jitter, None, "{name}: no jitter needed");
         assert_eq!((s.train_size, s.test_size, s.input_dim), (120, 60, 16));
         assert!(s.condition_estimate.unwrap() > 1.0);
@@ -93,7 +97,10 @@ fn the_gaussian_kernel_interpolates_true_and_random_labels_exactly() {
         assert_eq!(config.method, Method::Gaussian);
         assert_eq!(config.gamma, Some(0.5));
         assert_eq!(RunKind::of_dir(&out), Some(RunKind::Kernel));
-        let digest = format!("blake3:{}", blake3::hash(&std::fs::read(file).unwrap()).to_hex());
+        let digest = format!(
+            "blake3:{}",
+            blake3::hash(&std::fs::read(file).unwrap()).to_hex()
+        );
         assert_eq!(config.data_digest.as_deref(), Some(digest.as_str()));
         fits.push(s);
     }
@@ -101,7 +108,12 @@ fn the_gaussian_kernel_interpolates_true_and_random_labels_exactly() {
     // True labels generalize, random ones are at chance; fitting noise needs a larger norm.
     assert!(t.test_acc.unwrap() > 0.8, "true labels: {:?}", t.test_acc);
     assert!(r.test_acc.unwrap() < 0.6, "random labels: {:?}", r.test_acc);
-    assert!(r.norm > 1.5 * t.norm, "norms: true {} random {}", t.norm, r.norm);
+    assert!(
+        r.norm > 1.5 * t.norm,
+        "norms: true {} random {}",
+        t.norm,
+        r.norm
+    );
     // Against the clean labels, a perfect fit of random labels is right where they agree.
     let agree = r.corrupted_count.map(|c| 1.0 - c as f64 / 120.0).unwrap();
     assert!((r.train_acc_vs_clean_labels.unwrap() - agree).abs() < 1e-12);
@@ -128,13 +140,23 @@ fn the_norm_of_a_three_point_problem_is_the_one_computed_by_hand() {
     let file = dir.dataset("three.npz", &d);
     let gamma = std::f64::consts::LN_2 / 0.04;
     kernel_fit()
-        .args(["--kernel", "gaussian", "--gamma", &gamma.to_string(), "--data"])
+        .args([
+            "--kernel",
+            "gaussian",
+            "--gamma",
+            &gamma.to_string(),
+            "--data",
+        ])
         .arg(&file)
         .arg("--out")
         .arg(dir.path("run"))
         .stdout();
     let s = summary(&dir.path("run"));
-    assert!((s.norm - 7.0 / 3.0).abs() < 1e-9, "‖f‖ = {}, expected 7/3", s.norm);
+    assert!(
+        (s.norm - 7.0 / 3.0).abs() < 1e-9,
+        "‖f‖ = {}, expected 7/3",
+        s.norm
+    );
     assert_eq!((s.train_acc, s.test_acc), (1.0, Some(1.0)));
     // Its eigenvalues: 1 − 1/16 and (17 ± √(1 + 512))/32... bounded: cond(K) is between 2 and 20.
     let c = s.condition_estimate.unwrap();
@@ -144,7 +166,13 @@ fn the_norm_of_a_three_point_problem_is_the_one_computed_by_hand() {
 fn rf(dir: &Dir, file: &Path, features: usize, name: &str) -> KernelSummary {
     let out = dir.path(name);
     kernel_fit()
-        .args(["--random-features", &features.to_string(), "--seed", "3", "--data"])
+        .args([
+            "--random-features",
+            &features.to_string(),
+            "--seed",
+            "3",
+            "--data",
+        ])
         .arg(file)
         .arg("--out")
         .arg(&out)
@@ -162,16 +190,29 @@ fn random_features_interpolate_from_n_equal_to_the_examples_on() {
     let at = rf(&dir, &file, 30, "n30");
     let over = rf(&dir, &file, 300, "n300");
     // N < n: least squares, not an interpolant.
-    assert!(under.train_acc < 1.0 && under.relative_residual > 0.1, "N = 10: {under:?}");
+    assert!(
+        under.train_acc < 1.0 && under.relative_residual > 0.1,
+        "N = 10: {under:?}"
+    );
     // N = n and beyond: Φ has full row rank and W = Φ⁺Y fits every label.
     for s in [&at, &over] {
         assert_eq!(s.train_acc, 1.0, "N = {:?}", s.features);
-        assert!(s.relative_residual < 1e-6, "N = {:?}: {}", s.features, s.relative_residual);
+        assert!(
+            s.relative_residual < 1e-6,
+            "N = {:?}: {}",
+            s.features,
+            s.relative_residual
+        );
         assert_eq!(s.rank, Some(30));
     }
     assert_eq!(at.features_per_example, Some(1.0));
     // The norm peaks where Φ is square: its smallest singular value is the smallest there.
-    assert!(at.norm > 3.0 * over.norm, "norm at N = n {} vs N = 10n {}", at.norm, over.norm);
+    assert!(
+        at.norm > 3.0 * over.norm,
+        "norm at N = n {} vs N = 10n {}",
+        at.norm,
+        over.norm
+    );
     assert!(at.condition_estimate.unwrap() > over.condition_estimate.unwrap());
 }
 
@@ -181,10 +222,17 @@ fn a_kernel_matrix_too_large_for_memory_is_refused_with_its_size() {
     // 200,000 one-pixel images: a small file, but K would be 320 GB.
     let n = 200_000;
     let split = |n: usize| Split {
-        images: Images::from_u8([n, 1, 1, 1], (0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>()),
+        images: Images::from_u8(
+            [n, 1, 1, 1],
+            (0..n).map(|i| (i % 251) as u8).collect::<Vec<u8>>(),
+        ),
         labels: (0..n).map(|i| (i % 2) as u16).collect(),
     };
-    let d = Dataset::new(Meta::new("big", vec!["a".into(), "b".into()]), Some(split(n)), Some(split(10)));
+    let d = Dataset::new(
+        Meta::new("big", vec!["a".into(), "b".into()]),
+        Some(split(n)),
+        Some(split(10)),
+    );
     let file = dir.dataset("big.npz", &d);
     let run = |extra: &[&str]| {
         kernel_fit()
@@ -195,10 +243,20 @@ fn a_kernel_matrix_too_large_for_memory_is_refused_with_its_size() {
             .args(extra)
     };
     let err = run(&[]).assert_exit_code(1);
-    assert_one_line_error(&err, &["big.npz", "K is 200000 × 200000 float64 = 320 GB", "--max-train"]);
+    assert_one_line_error(
+        &err,
+        &[
+            "big.npz",
+            "K is 200000 × 200000 float64 = 320 GB",
+            "--max-train",
+        ],
+    );
     assert!(!dir.path("run").exists(), "nothing written");
     let err = run(&["--max-train", "2000", "--max-memory", "1M"]).assert_exit_code(1);
-    assert_one_line_error(&err, &["K is 2000 × 2000 float64 = 32.0 MB", "--max-memory"]);
+    assert_one_line_error(
+        &err,
+        &["K is 2000 × 2000 float64 = 32.0 MB", "--max-memory"],
+    );
     assert!(!dir.path("run").exists(), "nothing written");
     // A seeded subset that fits.
     run(&["--max-train", "300", "--seed", "1"]).stdout();
@@ -249,7 +307,12 @@ fn bad_input_gets_one_line_errors_and_writes_nothing() {
     assert!(!dir.path("run").exists());
     // The same file with --test naming a file that holds the test split works.
     let test_file = dir.dataset("with-test.npz", &data);
-    fit().arg("--data").arg(&file).arg("--test").arg(&test_file).stdout();
+    fit()
+        .arg("--data")
+        .arg(&file)
+        .arg("--test")
+        .arg(&test_file)
+        .stdout();
     let s = summary(&dir.path("run"));
     assert_eq!((s.train_size, s.test_size), (20, 10));
     let c = KernelConfig::read(&dir.path("run/config.json")).unwrap();
@@ -271,7 +334,12 @@ fn bad_input_gets_one_line_errors_and_writes_nothing() {
     let mut bytes = util::encode(&d);
     patch_pixel(&mut bytes, "train_images", 1234.5, f32::NAN);
     let nan_file = dir.write("nan.npz", &bytes);
-    let err = fit().arg("--data").arg(&nan_file).arg("--test").arg(&test_file).assert_exit_code(1);
+    let err = fit()
+        .arg("--data")
+        .arg(&nan_file)
+        .arg("--test")
+        .arg(&test_file)
+        .assert_exit_code(1);
     assert_one_line_error(&err, &["nan.npz", "train_images", "NaN"]);
     assert!(!dir.path("run").exists());
 
@@ -282,8 +350,15 @@ fn bad_input_gets_one_line_errors_and_writes_nothing() {
         .args(["--out", "x"])
         .assert_exit_code(2);
     assert_one_line_error(&err, &["--gamma"]);
-    let err = kernel_fit().arg("--data").arg(&test_file).args(["--out", "x"]).assert_exit_code(2);
-    assert!(err.contains("--kernel") && err.contains("--random-features"), "{err}");
+    let err = kernel_fit()
+        .arg("--data")
+        .arg(&test_file)
+        .args(["--out", "x"])
+        .assert_exit_code(2);
+    assert!(
+        err.contains("--kernel") && err.contains("--random-features"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -291,8 +366,23 @@ fn a_piped_file_and_a_path_give_the_same_fit() {
     let dir = Dir::new();
     let (data, _) = structured(40, 20, 7);
     let file = dir.dataset("d.npz", &data);
-    let args = ["--random-features", "25", "--feature-map", "fourier", "--gamma", "0.3", "--seed", "9"];
-    kernel_fit().args(args).arg("--data").arg(&file).arg("--out").arg(dir.path("a")).stdout();
+    let args = [
+        "--random-features",
+        "25",
+        "--feature-map",
+        "fourier",
+        "--gamma",
+        "0.3",
+        "--seed",
+        "9",
+    ];
+    kernel_fit()
+        .args(args)
+        .arg("--data")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path("a"))
+        .stdout();
     kernel_fit()
         .args(args)
         .args(["--data", "-", "--threads", "1", "--out"])

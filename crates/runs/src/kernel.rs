@@ -308,7 +308,10 @@ mod tests {
         assert_eq!(RunKind::of(&json!({"model": "mlp-1x512"})), RunKind::Train);
         assert_eq!(RunKind::of(&json!({"kind": "kernel"})), RunKind::Kernel);
         let c = KernelConfig::default();
-        assert_eq!(RunKind::of(&serde_json::to_value(&c).unwrap()), RunKind::Kernel);
+        assert_eq!(
+            RunKind::of(&serde_json::to_value(&c).unwrap()),
+            RunKind::Kernel
+        );
     }
 
     #[test]
