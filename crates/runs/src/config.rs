@@ -84,12 +84,23 @@ pub struct Config {
     pub precision: String,
     /// Evaluate every this many epochs (fractions allowed).
     pub eval_every: f64,
+    /// Whether every evaluation also recorded each training example's correctness, loss and
+    /// margin in `per_example.npz` (`train --per-example`). Absent (false) otherwise.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub per_example: bool,
+    /// The step at which `per_example.npz` records the EL2N score of every training example.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub el2n_step: Option<u64>,
     /// Log the training loss every this many steps.
     pub log_every: u64,
     /// The burn backend that ran the model.
     pub backend: String,
     /// Version of the writing tool.
     pub version: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
 }
 
 fn f32_name() -> String {
@@ -132,6 +143,8 @@ impl Default for Config {
             threads: 0,
             precision: f32_name(),
             eval_every: 1.0,
+            per_example: false,
+            el2n_step: None,
             log_every: 0,
             backend: String::new(),
             version: String::new(),

@@ -51,21 +51,38 @@ impl Subsets {
     }
 }
 
-/// Mean loss, predicted classes and the rank of each label (how many classes scored above it:
-/// 0 means top-1, < 5 top-5) of `model` on a whole split.
+/// What [`evaluate`] measures on a split.
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Predicted class of each example.
+    pub predictions: Vec<i64>,
+    /// The rank of each label: how many classes scored above it (0 means top-1, < 5 top-5).
+    pub ranks: Vec<i64>,
+    /// Row-major `[n, classes]` log-probabilities, when asked for (per-example records).
+    pub log_probs: Option<Vec<f32>>,
+}
+
+/// Evaluates `model` on a whole split, in batches of `batch`; `keep_log_probs` also brings every
+/// example's log-probabilities to the host.
 pub fn evaluate(
     model: &Network,
     pipeline: &Pipeline,
     split: &DeviceSplit,
     batch: usize,
-) -> (f64, Vec<i64>, Vec<i64>) {
+    keep_log_probs: bool,
+) -> Evaluation {
     let mut losses = Vec::new();
     let mut predictions = Vec::new();
     let mut ranks = Vec::new();
+    let mut kept = Vec::new();
     for start in (0..split.len).step_by(batch) {
         let end = (start + batch).min(split.len);
         let logits = model.forward(pipeline.eval_batch(split, start, end)); // [b, classes]
         let log_probs = log_softmax(logits, 1);
+        if keep_log_probs {
+            kept.push(log_probs.clone());
+        }
         let labels = split
             .labels
             .clone()
@@ -94,5 +111,17 @@ pub fn evaluate(
         .convert::<i64>()
         .to_vec::<i64>()
         .expect("int ranks");
-    (loss, predictions, ranks)
+    let log_probs = keep_log_probs.then(|| {
+        Tensor::cat(kept, 0)
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .expect("float log-probabilities")
+    });
+    Evaluation {
+        loss,
+        predictions,
+        ranks,
+        log_probs,
+    }
 }

@@ -6,6 +6,10 @@
 // backend this project chose (DESIGN.md: fastest on CPU, same kernels as PyTorch), so the
 // deprecation warnings are silenced crate-wide.
 #![allow(deprecated)]
+#![warn(missing_docs)]
+// burn's `slice` takes an array of ranges, one per dimension: `[a..b]` on a 1-d tensor is that
+// array, not a mistaken vector of one range.
+#![allow(clippy::single_range_in_vec_init)]
 
 pub mod checkpoint;
 pub mod config;
@@ -13,6 +17,7 @@ pub mod data;
 pub mod evaluate;
 pub mod metrics;
 pub mod models;
+pub mod per_example;
 pub mod training;
 pub mod weight_decay;
 
@@ -123,6 +128,16 @@ pub struct Args {
     /// Evaluate every this many epochs (fractions allowed, e.g. 0.5)
     #[arg(long, default_value_t = 1.0)]
     pub eval_every: f64,
+
+    /// At every evaluation, also record each training example's correctness, loss and margin in
+    /// per_example.npz (per-example learning dynamics; read by report)
+    #[arg(long)]
+    pub per_example: bool,
+
+    /// With --per-example: the step at which to record each example's EL2N score
+    /// ‖softmax − onehot‖₂ [default: one epoch]
+    #[arg(long, requires = "per_example")]
+    pub el2n_step: Option<u64>,
 
     /// Log the mean training loss every this many steps
     #[arg(long, default_value_t = 50)]

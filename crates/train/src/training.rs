@@ -26,9 +26,10 @@ use crate::Args;
 use crate::checkpoint::{self, CheckpointState};
 use crate::config::{self, Config};
 use crate::data::{DeviceSplit, Pipeline};
-use crate::evaluate::{Subsets, evaluate};
+use crate::evaluate::{Evaluation, Subsets, evaluate};
 use crate::metrics::{self, EvalRecord, MetricsLog, StopReason, Summary, TrainRecord};
 use crate::models::{Architecture, Network};
+use crate::per_example::{ExampleStats, PerExample};
 use crate::weight_decay::{apply_weight_decay, decayed_parameters};
 
 fn make_device(options: &config::Options) -> Result<Device> {
@@ -249,6 +250,10 @@ pub fn train(args: Args) -> Result<()> {
         threads: options.threads,
         precision: "f32".into(),
         eval_every: args.eval_every,
+        per_example: args.per_example,
+        el2n_step: args
+            .per_example
+            .then(|| args.el2n_step.unwrap_or(steps_per_epoch)),
         log_every: args.log_every,
         backend: format!("burn {} + libtorch (tch {})", "0.22.1", "0.22.0"),
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -306,6 +311,23 @@ pub fn train(args: Args) -> Result<()> {
         classes,
     );
     drop(dataset);
+    let records = if !config.per_example {
+        None
+    } else if args.resume {
+        let interval = eval_interval(&config);
+        Some(PerExample::resume(
+            &out.join(PER_EXAMPLE),
+            &subsets.labels,
+            subsets.corrupted.as_deref(),
+            resume_state.step,
+            |s| s % interval == 0,
+        )?)
+    } else {
+        Some(PerExample::new(
+            &subsets.labels,
+            subsets.corrupted.as_deref(),
+        ))
+    };
 
     interrupt::install();
     let run = Run {
@@ -318,8 +340,11 @@ pub fn train(args: Args) -> Result<()> {
         eval_batch: args.eval_batch_size,
         augment: options.augment,
     };
-    run.train_loop(model, optimizer, &mut metrics, resume_state)
+    run.train_loop(model, optimizer, &mut metrics, resume_state, records)
 }
+
+/// The per-example records in a run folder (`train --per-example`).
+pub const PER_EXAMPLE: &str = "per_example.npz";
 
 /// Steps between evaluations.
 fn eval_interval(config: &Config) -> u64 {
@@ -351,22 +376,47 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Evaluates `model` at `step`; with `records`, also appends each training example's numbers
+    /// (and EL2N at the first evaluation at or after the EL2N step).
     fn eval_record(
         &self,
         model: &Network,
         step: u64,
         images_per_sec: Option<f64>,
         wall_s: f64,
+        records: Option<&mut PerExample>,
     ) -> EvalRecord {
         let model = model.valid();
-        let (train_loss, predictions, ranks) =
-            evaluate(&model, self.pipeline, self.train, self.eval_batch);
+        let Evaluation {
+            loss: train_loss,
+            predictions,
+            ranks,
+            log_probs,
+        } = evaluate(
+            &model,
+            self.pipeline,
+            self.train,
+            self.eval_batch,
+            records.is_some(),
+        );
         let s = self.subsets;
+        if let (Some(records), Some(log_probs)) = (records, log_probs) {
+            let stats =
+                ExampleStats::from_log_probs(&log_probs, self.config.num_classes, &s.labels);
+            records.record(step, &stats);
+            if !records.has_el2n() && self.config.el2n_step.is_some_and(|at| step >= at) {
+                records.record_el2n(step, &stats);
+            }
+        }
         let top5 = |ranks: &[i64]| s.top5.then(|| metrics::top_k(ranks, 5, None)).flatten();
         let (test_loss, test_acc, test_top5) = match (self.test, &s.test_labels) {
             (Some(test), Some(labels)) => {
-                let (loss, p, r) = evaluate(&model, self.pipeline, test, self.eval_batch);
-                (Some(loss), metrics::accuracy(&p, labels, None), top5(&r))
+                let e = evaluate(&model, self.pipeline, test, self.eval_batch, false);
+                (
+                    Some(e.loss),
+                    metrics::accuracy(&e.predictions, labels, None),
+                    top5(&e.ranks),
+                )
             }
             _ => (None, None, None),
         };
@@ -404,7 +454,21 @@ impl Run<'_> {
         mut optimizer: ModuleOptimizer,
         metrics: &mut MetricsLog,
         resume: CheckpointState,
+        mut records: Option<PerExample>,
     ) -> Result<()> {
+        // Per-example records are written with every checkpoint (a resume continues from there)
+        // and at the end.
+        let save = |model: &Network,
+                    optimizer: &ModuleOptimizer,
+                    state: CheckpointState,
+                    records: &Option<PerExample>|
+         -> Result<()> {
+            checkpoint::save(self.out, model, optimizer, state)?;
+            if let Some(records) = records {
+                records.write(&self.out.join(PER_EXAMPLE))?;
+            }
+            Ok(())
+        };
         let config = self.config;
         let spe = config.steps_per_epoch;
         let eval_interval = eval_interval(config);
@@ -460,7 +524,7 @@ impl Run<'_> {
             )
         };
         if step == 0 && metrics.evals.is_empty() {
-            let record = self.eval_record(&model, 0, None, wall());
+            let record = self.eval_record(&model, 0, None, wall(), records.as_mut());
             log(report_eval(&record));
             metrics.eval(record)?;
         }
@@ -481,7 +545,7 @@ impl Run<'_> {
             if interrupt::requested() {
                 bar.abandon();
                 let state = CheckpointState::at(step, wall(), &loss_sum, loss_count);
-                checkpoint::save(self.out, &model, &optimizer, state)?;
+                save(&model, &optimizer, state, &records)?;
                 return Err(Interrupted(format!(
                     "interrupted at step {step}; checkpoint saved in {}, continue with --resume",
                     self.out.join("checkpoint").display()
@@ -566,7 +630,7 @@ impl Run<'_> {
             let at_cap = cap.is_some_and(|c| step >= c);
             if step % eval_interval == 0 || at_cap {
                 let rate = (train_time > 0.0).then(|| trained_images as f64 / train_time);
-                let record = self.eval_record(&model, step, rate, wall());
+                let record = self.eval_record(&model, step, rate, wall(), records.as_mut());
                 log(report_eval(&record));
                 last_acc = Some(record.train_acc);
                 metrics.eval(record)?;
@@ -578,14 +642,17 @@ impl Run<'_> {
             }
             if step % spe == 0 || stopped.is_some() || at_cap {
                 let state = CheckpointState::at(step, wall(), &loss_sum, loss_count);
-                checkpoint::save(self.out, &model, &optimizer, state)?;
+                save(&model, &optimizer, state, &records)?;
             }
         }
         bar.finish_and_clear();
         if metrics.evals.last().is_none_or(|e| e.step != step) {
-            let record = self.eval_record(&model, step, None, wall());
+            let record = self.eval_record(&model, step, None, wall(), records.as_mut());
             log(report_eval(&record));
             metrics.eval(record)?;
+        }
+        if let Some(records) = &records {
+            records.write(&self.out.join(PER_EXAMPLE))?;
         }
         let weights = self.out.join("model.bpk");
         let tmp = self.out.join(".model.bpk.tmp");

@@ -124,3 +124,30 @@ pub fn tmp() -> tempfile::TempDir {
 pub fn path(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
+
+/// The project venv's python (numpy), made by `make setup`.
+pub fn python() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
+    assert!(
+        p.exists(),
+        "{} is missing: run `make setup` (it creates the venv with numpy)",
+        p.display()
+    );
+    p
+}
+
+/// Runs a python script with arguments and returns its stdout, failing with its stderr.
+pub fn run_python(script: &str, args: &[&Path]) -> String {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
