@@ -119,7 +119,14 @@ impl Context<'_> {
         g.runs.iter().map(|&i| &self.runs[i])
     }
 
-    fn figure(&self, id: &'static str, title: &str, x: &str, y: &str, used: &[&Group]) -> Figure {
+    pub(crate) fn figure(
+        &self,
+        id: &'static str,
+        title: &str,
+        x: &str,
+        y: &str,
+        used: &[&Group],
+    ) -> Figure {
         let mut runs: Vec<String> = Vec::new();
         let mut datasets: Vec<String> = Vec::new();
         for g in used {

@@ -24,6 +24,10 @@ const NOT_THE_EXPERIMENT: &[&str] = &[
     // Provenance and consequences of other settings (schema 1).
     "schema_version",
     "weight_decay_params",
+    // What was recorded, not what was trained (`train --per-example`): a run with per-example
+    // records is a seed like one without.
+    "per_example",
+    "el2n_step",
 ];
 
 /// Keys added with schema 1, and the value an older config means by leaving them out.

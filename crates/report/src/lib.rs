@@ -5,6 +5,7 @@
 //! plotted series each) and `summary.md` into the output directory.
 
 pub mod claims;
+pub mod dynamics;
 pub mod figures;
 pub mod groups;
 pub mod kernel;
@@ -42,6 +43,13 @@ use crate::figures::{Figure, Skipped};
 /// A figure without matching runs is skipped with a note on stderr. The paper's claims, checked
 /// on the runs (holds / fails / partly / not run, with the numbers), go into claims.json,
 /// claims.md and a section of summary.md.
+///
+/// Runs that recorded every training example at every evaluation (per_example.npz, `train
+/// --per-example`) also give the per-example dynamics: dynamics.md and dynamics.csv (per
+/// condition and for clean vs corrupted examples: first-fitted steps, forgetting events, the
+/// unforgettable fraction, the rank agreement across seeds), the figure dynamics-first-fitted,
+/// index lists of the hardest and easiest examples in dynamics/ (for `subset --indices`), and a
+/// section of summary.md.
 ///
 /// Run directories written by `kernel-fit` (the paper's Section 5) go into kernel.md and
 /// kernel.csv (labels, n, train and test error, norm) and, for random features, the
@@ -219,6 +227,8 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
 
+    let dynamics = dynamics::analyze(&runs, &groups, cfg.allow_mixed)?;
+
     fs::create_dir_all(&cfg.out)
         .with_context(|| format!("{}: cannot create directory", cfg.out.display()))?;
     write_text(
@@ -263,10 +273,11 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
 
+    let dynamics_md = dynamics::out::write(&cfg.out, &cx, &dynamics, &cfg.formats, cfg.size)?;
     let kernel_md = kernel::write(&cfg.out, &kernel_runs, &cfg.formats, cfg.size, cfg.paper)?;
     write_text(
         &cfg.out.join("summary.md"),
-        &(summary(&cfg, &runs, &rows, &drawn, &claims_md) + &kernel_md),
+        &(summary(&cfg, &runs, &rows, &drawn, &claims_md) + &dynamics_md + &kernel_md),
     )?;
     if cfg.claims {
         use std::io::Write as _;

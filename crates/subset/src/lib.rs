@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod indices;
 pub mod sample;
 
 use std::path::PathBuf;
@@ -22,12 +23,17 @@ use rethink_dataset::{Dataset, Split};
 /// (train_clean_labels when the file is corrupted). The kept examples stay in their original
 /// order; train_clean_labels and train_corrupted follow the training examples.
 ///
-/// A split without --train/--test is kept whole; --train 0 (or --test 0) drops that split.
+/// --indices FILE keeps exactly the training examples listed in FILE, one index per line (from
+/// 0, in the file's order; '#' starts a comment), as `report` writes the hardest and easiest
+/// examples of a run; a malformed, out-of-range or repeated index is an error naming the line.
+///
+/// A split without --train/--test/--indices is kept whole; --train 0 (or --test 0) drops that split.
 /// Asking for more examples than a split holds is an error.
 ///
 /// Examples:
 ///   subset --train 5000 --test 1000 --stratified --seed 1 data/fashion-mnist.npz -o data/fmnist-5k.npz
 ///   corrupt --labels 0.5 < data/cifar10.npz | subset --train 1000 > small.npz
+///   subset --indices report/dynamics/mlp-1x512--true-hardest.txt data/fmnist.npz | inspect - --grid hard.png --first 64
 #[derive(Parser, Debug)]
 #[command(name = "subset", version, verbatim_doc_comment)]
 pub struct Args {
@@ -38,8 +44,12 @@ pub struct Args {
     #[arg(short = 'o', long = "output", value_name = "OUT")]
     pub output: Option<PathBuf>,
     /// Training examples to keep (default: all).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "indices")]
     pub train: Option<usize>,
+    /// Keep exactly the training examples listed in FILE (one index per line, '#' comments), in
+    /// that order.
+    #[arg(long, value_name = "FILE", conflicts_with = "stratified")]
+    pub indices: Option<PathBuf>,
     /// Test examples to keep (default: all).
     #[arg(long, value_name = "M")]
     pub test: Option<usize>,
@@ -53,8 +63,8 @@ pub struct Args {
 
 /// Runs `subset` on parsed arguments: reads the input, draws the subsets, writes the output.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.train.is_none() && args.test.is_none() {
-        usage!("nothing to do: give --train N and/or --test M");
+    if args.train.is_none() && args.test.is_none() && args.indices.is_none() {
+        usage!("nothing to do: give --train N, --indices FILE and/or --test M");
     }
     let output = Output::new(args.output.as_deref());
     output.check_binary()?;
@@ -64,7 +74,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     dataset.meta.history.push(rethink_cli::history_record(
         "subset",
         env!("CARGO_PKG_VERSION"),
-        Some(args.seed),
+        // A list draws nothing: the seed matters only to --train and --test.
+        (args.train.is_some() || args.test.is_some()).then_some(args.seed),
         digest,
     ));
     output.write_dataset(&dataset)
@@ -91,6 +102,16 @@ pub fn apply(dataset: &mut Dataset, args: &Args, name: &str) -> anyhow::Result<(
         })
     };
 
+    if let Some(path) = &args.indices {
+        let train = dataset.train.as_ref().ok_or_else(|| {
+            anyhow!(
+                "{name}: --indices {}: the file holds no train split",
+                path.display()
+            )
+        })?;
+        let kept = indices::read(path, train.len())?;
+        keep_train(dataset, &kept);
+    }
     if let Some(k) = args.train {
         let kept = pick(
             &dataset.train,
@@ -103,14 +124,7 @@ pub fn apply(dataset: &mut Dataset, args: &Args, name: &str) -> anyhow::Result<(
             dataset.train_clean_labels = None;
             dataset.train_corrupted = None;
         } else {
-            let train = dataset.train.as_mut().expect("picked from it");
-            *train = select(train, &kept);
-            let take = |v: &[u8]| kept.iter().map(|&i| v[i]).collect::<Vec<u8>>();
-            dataset.train_corrupted = dataset.train_corrupted.as_deref().map(take);
-            dataset.train_clean_labels = dataset
-                .train_clean_labels
-                .as_deref()
-                .map(|v| kept.iter().map(|&i| v[i]).collect());
+            keep_train(dataset, &kept);
         }
     }
     if let Some(k) = args.test {
@@ -127,6 +141,19 @@ pub fn apply(dataset: &mut Dataset, args: &Args, name: &str) -> anyhow::Result<(
         ));
     }
     Ok(())
+}
+
+/// Keeps the training examples at `kept` (in that order), with their clean labels and
+/// corruption flags.
+fn keep_train(dataset: &mut Dataset, kept: &[usize]) {
+    let train = dataset.train.as_mut().expect("picked from it");
+    *train = select(train, kept);
+    let take = |v: &[u8]| kept.iter().map(|&i| v[i]).collect::<Vec<u8>>();
+    dataset.train_corrupted = dataset.train_corrupted.as_deref().map(take);
+    dataset.train_clean_labels = dataset
+        .train_clean_labels
+        .as_deref()
+        .map(|v| kept.iter().map(|&i| v[i]).collect());
 }
 
 fn select(split: &Split, kept: &[usize]) -> Split {

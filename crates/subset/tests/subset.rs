@@ -217,6 +217,114 @@ fn bad_input_gives_one_line_and_the_right_exit_code() {
     assert!(!out.exists(), "no output on failure");
 }
 
+/// `--indices FILE`: exactly the listed training examples, in the file's order, with their
+/// clean labels and corruption flags; the test split untouched (or cut by --test).
+#[test]
+fn indices_keep_exactly_the_listed_examples_in_file_order() {
+    let dir = Dir::new();
+    let d = traceable(300, 40, 10, |i| (i * 7 % 10) as u16);
+    let list = dir.write(
+        "hardest.txt",
+        b"# the hardest first, as report writes them\n299  # never fitted\n\n3\n150  # label 0 (corrupted)\n0\r\n",
+    );
+    let out = run(&d, &["--indices", list.to_str().unwrap()]);
+    let train = out.train.as_ref().unwrap();
+    assert_eq!(
+        origin(train),
+        [299, 3, 150, 0],
+        "the listed examples, in the list's order"
+    );
+    let (src, clean, mask) = (
+        d.train.as_ref().unwrap(),
+        d.train_clean_labels.as_ref().unwrap(),
+        d.train_corrupted.as_ref().unwrap(),
+    );
+    for (k, i) in [299, 3, 150, 0].into_iter().enumerate() {
+        assert_eq!(train.labels[k], src.labels[i]);
+        assert_eq!(out.train_clean_labels.as_ref().unwrap()[k], clean[i]);
+        assert_eq!(out.train_corrupted.as_ref().unwrap()[k], mask[i]);
+    }
+    assert_eq!(
+        out.test.as_ref().unwrap().len(),
+        40,
+        "the test split kept whole"
+    );
+    assert_eq!(
+        out.meta.history.last().unwrap().seed,
+        None,
+        "a list draws nothing"
+    );
+
+    let out = run(&d, &["--indices", list.to_str().unwrap(), "--test", "0"]);
+    assert!(out.test.is_none());
+    assert_eq!(out.train.as_ref().unwrap().len(), 4);
+}
+
+#[test]
+fn bad_index_lists_name_the_file_and_line() {
+    let dir = Dir::new();
+    let path = dir.dataset("small.npz", &traceable(50, 20, 5, |i| (i % 5) as u16));
+    let out = dir.path("out.npz");
+    for (name, text, needles) in [
+        (
+            "range.txt",
+            "# c\n3\n50\n",
+            &["range.txt:3", "index 50 is out of range", "50 examples"][..],
+        ),
+        (
+            "word.txt",
+            "3\nseven\n",
+            &["word.txt:2", "\"seven\" is not an index"][..],
+        ),
+        (
+            "minus.txt",
+            "-1\n",
+            &["minus.txt:1", "\"-1\" is not an index"][..],
+        ),
+        ("two.txt", "1 2\n", &["two.txt:1", "one index per line"][..]),
+        (
+            "again.txt",
+            "4\n9\n4\n",
+            &["again.txt:3", "index 4 repeats line 1"][..],
+        ),
+        (
+            "empty.txt",
+            "# nothing\n\n",
+            &["empty.txt", "no indices"][..],
+        ),
+    ] {
+        let list = dir.write(name, text.as_bytes());
+        let err = subset()
+            .arg(&path)
+            .arg("--indices")
+            .arg(&list)
+            .arg("-o")
+            .arg(&out)
+            .assert_exit_code(1);
+        assert_one_line_error(&err, needles);
+    }
+    let err = subset()
+        .arg(&path)
+        .arg("--indices")
+        .arg(dir.path("missing.txt"))
+        .arg("-o")
+        .arg(&out)
+        .assert_exit_code(1);
+    assert_one_line_error(&err, &["missing.txt", "cannot read the index list"]);
+    let list = dir.write("ok.txt", b"1\n");
+    for clash in [&["--train", "3"][..], &["--stratified"][..]] {
+        subset()
+            .arg(&path)
+            .arg("--indices")
+            .arg(&list)
+            .args(clash)
+            .arg("-o")
+            .arg(&out)
+            .assert_exit_code(2);
+    }
+    assert!(!out.exists(), "no output on failure");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
 
