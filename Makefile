@@ -30,9 +30,10 @@ WD          ?= 0.0005
 DROPOUT     ?= 0.5
 
 # The parts, each under its own `make help` heading, listed after this file's: libtorch for `train`
-# (LIBTORCH, LIBTORCH_STAMP; TORCH=cuda for a GPU build), the sweep machinery and reports,
-# benchmarks, Slurm. tests/make/help.sh checks that every scripts/make/*.mk is included here.
-MAKE_PARTS := libtorch sweeps study benches slurm install
+# (LIBTORCH, LIBTORCH_STAMP; TORCH=cuda for a GPU build), the sweep machinery and reports, the study,
+# Section 5 (kernel-fit), benchmarks, Slurm. tests/make/help.sh checks that every
+# scripts/make/*.mk is included here.
+MAKE_PARTS := libtorch sweeps study kernel benches slurm install
 include $(MAKE_PARTS:%=$(ROOT)/scripts/make/%.mk)
 
 ##@ Setup

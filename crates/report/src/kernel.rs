@@ -364,7 +364,7 @@ pub fn double_descent(runs: &[KernelRun]) -> Option<(Figure, Figure)> {
         figure(
             "double-descent-norm",
             "Norm of the minimum-norm solution",
-            "‖W‖ (log scale)",
+            "norm of W, Frobenius (log scale)",
             norm_series,
             true,
         ),
