@@ -2,7 +2,10 @@
 //! optimizer state (`optimizer.bpk`, momentum buffers) and `state.json` (step, wall time, the
 //! running loss sum). A new checkpoint is written whole into `checkpoint.tmp` and swapped in by
 //! renames, the previous one kept as `checkpoint.old` until then, so a crash at any moment leaves
-//! one complete checkpoint to resume from.
+//! one complete checkpoint to resume from. The test hook `RETHINK_TEST_ABORT_AT` (see
+//! `rethink_dataset::fault`) can kill the process at `checkpoint:model` (model written),
+//! `checkpoint:optimizer` (optimizer written) and `checkpoint:swap` (the previous checkpoint
+//! renamed to `checkpoint.old`, the new one not yet in place).
 
 use std::path::Path;
 
@@ -14,6 +17,7 @@ use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::models::Network;
+use rethink_dataset::fault;
 
 /// What `checkpoint/state.json` records beside the model and optimizer files.
 #[derive(Serialize, Deserialize)]
@@ -25,6 +29,7 @@ pub struct CheckpointState {
     /// The training loss summed since the last `train` record (f32, as summed on the device),
     /// and over how many steps: a resumed run continues the same sum.
     pub loss_sum: Option<f32>,
+    /// Over how many steps `loss_sum` was summed.
     pub loss_count: u64,
 }
 
@@ -78,14 +83,17 @@ pub fn save(
         .clone()
         .save_file(tmp.join("model.bpk"))
         .map_err(|e| anyhow!("{}: {e}", tmp.join("model.bpk").display()))?;
+    fault::abort_point("checkpoint:model");
     optimizer
         .save(tmp.join("optimizer.bpk"))
         .map_err(|e| anyhow!("{}: {e}", tmp.join("optimizer.bpk").display()))?;
+    fault::abort_point("checkpoint:optimizer");
     std::fs::write(tmp.join("state.json"), serde_json::to_vec(&state)?)?;
     let _ = std::fs::remove_dir_all(&old);
     if dir.exists() {
         std::fs::rename(&dir, &old)?;
     }
+    fault::abort_point("checkpoint:swap");
     std::fs::rename(&tmp, &dir)?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(())

@@ -216,3 +216,37 @@ fn inception_evaluation_does_not_depend_on_the_evaluation_batch_size() {
     // batch-statistics evaluation would see other numbers for batches of 7 and 64.
     assert_ne!(outs[0][0]["train_loss"], outs[0][1]["train_loss"]);
 }
+
+/// `kill -9` at each point of a checkpoint write (the test hook `RETHINK_TEST_ABORT_AT`, here at
+/// the second checkpoint, step 10): the run folder keeps a complete checkpoint, `--resume`
+/// replays the uninterrupted run, and the finished folder has no temporary checkpoint left.
+#[test]
+fn a_kill_during_a_checkpoint_write_leaves_a_checkpoint_to_resume_from() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tmp();
+    let data = tiny(&dir);
+    let whole = path(&dir, "whole");
+    run(&mut train(&data, &whole, &["--epochs", "3"]), 0);
+    for point in [
+        "checkpoint:model",
+        "checkpoint:optimizer",
+        "checkpoint:swap",
+    ] {
+        let out = path(&dir, point.replace(':', "-").as_str());
+        let killed = train(&data, &out, &["--epochs", "3"])
+            .env("RETHINK_TEST_ABORT_AT", format!("{point}#2"))
+            .output()
+            .unwrap();
+        assert_eq!(killed.status.signal(), Some(9), "{point}: {killed:?}");
+        assert!(!out.join("summary.json").exists(), "{point}");
+        run(&mut train(&data, &out, &["--epochs", "3", "--resume"]), 0);
+        assert_eq!(
+            metrics_without_timing(&whole),
+            metrics_without_timing(&out),
+            "{point}"
+        );
+        for left in ["checkpoint.tmp", "checkpoint.old"] {
+            assert!(!out.join(left).exists(), "{point}: {left} left behind");
+        }
+    }
+}
