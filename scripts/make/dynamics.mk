@@ -1,7 +1,3 @@
-# DRAFT (not included by the Makefile yet): rename to dynamics.mk and add `dynamics` to MAKE_PARTS
-# in the Makefile once `train --per-example` exists (tests/make/help.sh requires every *.mk to be
-# included, hence the .draft suffix until then).
-#
 # Per-example learning dynamics (issue 21): which training examples are fitted first, which are
 # forgotten, which can only be memorized. mlp-1x512 and alexnet-small on DYNAMICS_TRAIN
 # Fashion-MNIST training images (stratified, seed 1, cut like the study's data/fmnist-study.npz)
@@ -11,7 +7,7 @@
 # report/dynamics/ (dynamics.md, the ECDF figure, the hardest/easiest index lists). One libtorch
 # thread per training: run as `make -j2 dynamics` on 2 cores.
 
-##@ Per-example dynamics (issue 21)
+##@ Per-example dynamics (which examples are fitted when, forgotten, memorized)
 
 DYNAMICS_TRAIN      ?= 2000
 DYNAMICS_TEST       ?= 1000
