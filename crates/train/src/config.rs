@@ -14,21 +14,29 @@ pub use rethink_runs::Config;
 /// Options that do not depend on the data, checked before reading it.
 #[derive(Clone, Debug)]
 pub struct Options {
+    /// The model to train (`--model`).
     pub model: ModelName,
+    /// The data augmentation (`--augment`).
     pub augment: Augment,
+    /// The learning rate: `--lr`, else the model's default.
     pub lr: f64,
+    /// Where to train (`--device`).
     pub device: Device,
+    /// CPU threads for libtorch: `--threads`, else all cores.
     pub threads: usize,
 }
 
 /// Where to train.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Device {
+    /// The CPU.
     Cpu,
+    /// The CUDA GPU of this index.
     Cuda(usize),
 }
 
 impl Device {
+    /// Parses `cpu`, `cuda` (GPU 0) or `cuda:N`; `None` for anything else.
     pub fn parse(s: &str) -> Option<Device> {
         match s {
             "cpu" => Some(Device::Cpu),
@@ -47,6 +55,7 @@ impl std::fmt::Display for Device {
     }
 }
 
+/// Parses an input shape `HxWxC` (also `x`, `X` or `,` separated), each side positive.
 pub fn parse_shape(s: &str) -> Result<[usize; 3]> {
     let parts: Vec<_> = s
         .split(['x', 'X', ','])
@@ -174,6 +183,7 @@ pub fn resolve_pad(
     Ok(pad)
 }
 
+/// Checks that `model` accepts inputs of this size (usage error, exit code 2, if too small).
 pub fn check_input(model: ModelName, input: [usize; 3]) -> Result<()> {
     let min = models::min_side(model);
     if input[0].min(input[1]) < min {

@@ -15,20 +15,25 @@ use rethink_dataset::{Pixels, Split};
 /// Image pixels on the device, one row per image (channels-last `H·W·C` values).
 #[derive(Clone, Debug)]
 pub enum DevicePixels {
+    /// One byte per value, 0–255.
     U8(Tensor<2, Int>),
+    /// Float values on the same 0–255 scale (e.g. Gaussian-noise images).
     F32(Tensor<2>),
 }
 
 /// One split (train or test) on the device.
 #[derive(Clone, Debug)]
 pub struct DeviceSplit {
+    /// The images, one row per image.
     pub pixels: DevicePixels,
     /// The labels scored against, as i64 on the device.
     pub labels: Tensor<1, Int>,
+    /// How many images.
     pub len: usize,
 }
 
 impl DeviceSplit {
+    /// Copies a split's images and labels to `device`.
     pub fn upload(split: &Split, device: &Device) -> DeviceSplit {
         let [n, h, w, c] = split.images.shape();
         let row = h * w * c;
@@ -50,6 +55,7 @@ impl DeviceSplit {
     }
 }
 
+/// Labels as an i64 tensor on `device`.
 pub fn labels_tensor(labels: &[u16], device: &Device) -> Tensor<1, Int> {
     let values: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
     Tensor::from_data(
@@ -61,7 +67,9 @@ pub fn labels_tensor(labels: &[u16], device: &Device) -> Tensor<1, Int> {
 /// Data augmentation, `--augment crop,flip` (or `rrc,flip`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Augment {
+    /// Random crop (`crop`) of the padded image, instead of the center crop.
     pub crop: bool,
+    /// Random horizontal flip (`flip`).
     pub flip: bool,
     /// Inception-style random resized crop: a box of 8–100% of the image's area and aspect ratio
     /// 3/4–4/3, resized (bilinear) to the model input.
@@ -69,6 +77,8 @@ pub struct Augment {
 }
 
 impl Augment {
+    /// Parses the `--augment` list (`crop`, `flip`, `rrc`, `none`); `crop` and `rrc` exclude each
+    /// other.
     pub fn parse(list: &[String]) -> Result<Augment> {
         let mut augment = Augment::default();
         for item in list {
@@ -90,6 +100,7 @@ impl Augment {
         Ok(augment)
     }
 
+    /// The names of the augmentations switched on, in the order `crop`, `flip`, `rrc`.
     pub fn names(self) -> Vec<&'static str> {
         [(self.crop, "crop"), (self.flip, "flip"), (self.rrc, "rrc")]
             .into_iter()

@@ -11,19 +11,23 @@ use crate::models::Network;
 
 /// Host-side label sets for the subset accuracies.
 pub struct Subsets {
+    /// The training labels as trained on.
     pub labels: Vec<u16>,
+    /// The clean (uncorrupted) training labels, when the data has them.
     pub clean: Option<Vec<u16>>,
     /// 1 where the training label differs from the clean label: the examples that can only be
     /// memorized (a redrawn label equal to the true class can be learned by generalization).
     pub corrupted: Option<Vec<u8>>,
     /// 1 where the label was redrawn (`train_corrupted`).
     pub redrawn: Option<Vec<u8>>,
+    /// The test labels, when the data has a test split.
     pub test_labels: Option<Vec<u16>>,
     /// Top-5 accuracy is recorded with more than 5 classes.
     pub top5: bool,
 }
 
 impl Subsets {
+    /// Derives the subsets from the training labels and, where given, the clean ones.
     pub fn new(
         labels: &[u16],
         clean: Option<&[u16]>,
@@ -42,6 +46,7 @@ impl Subsets {
         }
     }
 
+    /// How many training labels are corrupted and how many redrawn.
     pub fn counts(&self) -> CorruptionCounts {
         let ones = |m: &Option<Vec<u8>>| m.as_ref().map(|m| m.iter().filter(|&&v| v == 1).count());
         CorruptionCounts {

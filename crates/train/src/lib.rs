@@ -164,6 +164,7 @@ pub struct Args {
     pub classes: usize,
 }
 
+/// Runs the command: lists the models with `--list-models`, else trains.
 pub fn run(args: Args) -> Result<()> {
     if args.list_models {
         return list_models(&args);

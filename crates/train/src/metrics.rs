@@ -7,7 +7,9 @@ pub use rethink_runs::{EvalRecord, MetricsLog, StopReason, Summary, THRESHOLDS, 
 /// How many training labels differ from the clean ones, and how many were redrawn.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct CorruptionCounts {
+    /// Training labels that differ from the clean ones, when the clean labels are known.
     pub corrupted: Option<usize>,
+    /// Training labels that were redrawn, when the data records which.
     pub redrawn: Option<usize>,
 }
 

@@ -142,6 +142,7 @@ fn keep_freed_memory() {
     }
 }
 
+/// Trains a model as `args` asks and writes its run folder.
 pub fn train(args: Args) -> Result<()> {
     keep_freed_memory();
     let options = config::check_args(&args)?;

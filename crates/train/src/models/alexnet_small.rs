@@ -9,18 +9,28 @@ use burn::tensor::{Device, Tensor};
 
 use super::layers::{ConvUnit, LocalResponseNorm, Norm, max_pool_same};
 
+/// The small AlexNet: two conv–pool–LRN stages, then three fully connected layers.
 #[derive(Module, Debug)]
 pub struct AlexNetSmall {
+    /// First 5×5 convolution, 64 channels.
     pub conv1: ConvUnit,
+    /// Second 5×5 convolution, 64 channels.
     pub conv2: ConvUnit,
+    /// Local response normalization after each max-pool (TensorFlow tutorial setting).
     pub lrn: LocalResponseNorm,
+    /// First fully connected layer, 384 units.
     pub fc1: Linear,
+    /// Second fully connected layer, 192 units.
     pub fc2: Linear,
+    /// Output layer: 192 → classes logits.
     pub output: Linear,
+    /// Dropout after each hidden fully connected layer.
     pub dropout: Dropout,
 }
 
 impl AlexNetSmall {
+    /// The network for `[h, w, c]` inputs and `classes` classes; `batchnorm` adds affine BN after
+    /// each conv.
     pub fn new(
         [h, w, c]: [usize; 3],
         classes: usize,

@@ -13,7 +13,9 @@ use super::layers::{ConvUnit, Norm, max_pool_same};
 /// 1×1 conv branch ‖ 3×3 conv branch, concatenated on channels.
 #[derive(Module, Debug)]
 pub struct InceptionModule {
+    /// 1×1 convolution branch, `c1` channels.
     pub branch1: ConvUnit,
+    /// 3×3 convolution branch, `c3` channels.
     pub branch3: ConvUnit,
 }
 
@@ -37,6 +39,7 @@ impl InceptionModule {
 /// 3×3/2 conv branch ‖ 3×3/2 max-pool branch: halves the resolution.
 #[derive(Module, Debug)]
 pub struct DownsampleModule {
+    /// 3×3 convolution, stride 2, `c3` channels.
     pub conv: ConvUnit,
 }
 
@@ -58,19 +61,31 @@ impl DownsampleModule {
     }
 }
 
+/// The small Inception: a 3×3 stem, three stages of Inception modules separated by two downsample
+/// modules, global mean pool and a linear output.
 #[derive(Module, Debug)]
 pub struct InceptionSmall {
+    /// Stem: 3×3 convolution, 96 channels.
     pub stem: ConvUnit,
+    /// First stage at full resolution: Inc(32,32) → Inc(32,48).
     pub stage1: Vec<InceptionModule>,
+    /// First downsample module, 80 conv channels.
     pub down1: DownsampleModule,
+    /// Second stage at half resolution: Inc(112,48) → Inc(96,64) → Inc(80,80) → Inc(48,96).
     pub stage2: Vec<InceptionModule>,
+    /// Second downsample module, 96 conv channels.
     pub down2: DownsampleModule,
+    /// Third stage at quarter resolution: Inc(176,160) ×2.
     pub stage3: Vec<InceptionModule>,
+    /// Dropout before the output layer.
     pub dropout: Dropout,
+    /// Output layer: 336 pooled features → classes logits.
     pub output: Linear,
 }
 
 impl InceptionSmall {
+    /// The network for `[h, w, c]` inputs and `classes` classes; `batchnorm` adds the shift-only BN
+    /// after each conv.
     pub fn new(
         [_h, _w, c]: [usize; 3],
         classes: usize,

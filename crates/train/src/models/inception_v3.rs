@@ -41,9 +41,13 @@ fn chain(units: &[ConvUnit], x: Tensor<4>) -> Tensor<4> {
 /// 35×35 module: 1×1 ‖ 1×1→5×5 ‖ 1×1→3×3→3×3 ‖ avg-pool→1×1.
 #[derive(Module, Debug)]
 pub struct InceptionA {
+    /// 1×1 branch, 64 channels.
     pub b1: ConvUnit,
+    /// 5×5 branch: 1×1, 48 → 5×5, 64.
     pub b5: Vec<ConvUnit>,
+    /// Double 3×3 branch: 1×1, 64 → 3×3, 96 → 3×3, 96.
     pub b3: Vec<ConvUnit>,
+    /// Pool branch: 1×1 after the 3×3 average pool, `pool_features` channels.
     pub pool: ConvUnit,
 }
 
@@ -80,7 +84,9 @@ impl InceptionA {
 /// 35→17 reduction: 3×3/2 ‖ 1×1→3×3→3×3/2 ‖ max-pool.
 #[derive(Module, Debug)]
 pub struct InceptionB {
+    /// 3×3/2 branch, 384 channels.
     pub b3: ConvUnit,
+    /// Double 3×3 branch: 1×1, 64 → 3×3, 96 → 3×3/2, 96.
     pub b3dbl: Vec<ConvUnit>,
 }
 
@@ -111,9 +117,13 @@ impl InceptionB {
 /// 17×17 module with factorized 7×7 convolutions.
 #[derive(Module, Debug)]
 pub struct InceptionC {
+    /// 1×1 branch, 192 channels.
     pub b1: ConvUnit,
+    /// 7×7 branch: 1×1, c7 → 1×7, c7 → 7×1, 192.
     pub b7: Vec<ConvUnit>,
+    /// Double 7×7 branch: 1×1, c7 → 7×1 → 1×7 → 7×1 → 1×7, 192.
     pub b7dbl: Vec<ConvUnit>,
+    /// Pool branch: 1×1, 192 channels after the 3×3 average pool.
     pub pool: ConvUnit,
 }
 
@@ -155,7 +165,9 @@ impl InceptionC {
 /// 17→8 reduction.
 #[derive(Module, Debug)]
 pub struct InceptionD {
+    /// 3×3 branch: 1×1, 192 → 3×3/2, 320.
     pub b3: Vec<ConvUnit>,
+    /// 7×7×3 branch: 1×1, 192 → 1×7 → 7×1 → 3×3/2, 192.
     pub b7x3: Vec<ConvUnit>,
 }
 
@@ -190,14 +202,23 @@ impl InceptionD {
 /// 8×8 module with expanded filter banks.
 #[derive(Module, Debug)]
 pub struct InceptionE {
+    /// 1×1 branch, 320 channels.
     pub b1: ConvUnit,
+    /// 3×3 branch stem: 1×1, 384 channels.
     pub b3_1: ConvUnit,
+    /// 3×3 branch, 1×3 split, 384 channels.
     pub b3_2a: ConvUnit,
+    /// 3×3 branch, 3×1 split, 384 channels.
     pub b3_2b: ConvUnit,
+    /// Double 3×3 branch: 1×1, 448 channels.
     pub dbl_1: ConvUnit,
+    /// Double 3×3 branch: 3×3, 384 channels.
     pub dbl_2: ConvUnit,
+    /// Double 3×3 branch, 1×3 split, 384 channels.
     pub dbl_3a: ConvUnit,
+    /// Double 3×3 branch, 3×1 split, 384 channels.
     pub dbl_3b: ConvUnit,
+    /// Pool branch: 1×1, 192 channels after the 3×3 average pool.
     pub pool: ConvUnit,
 }
 
@@ -233,20 +254,33 @@ impl InceptionE {
     }
 }
 
+/// Inception V3: stem, Mixed_5 (A ×3), Mixed_6 (B, C ×4), Mixed_7 (D, E ×2), global mean pool,
+/// linear output.
 #[derive(Module, Debug)]
 pub struct InceptionV3 {
+    /// Stem before the first max-pool: 3×3/2, 32 → 3×3, 32 → 3×3, 64.
     pub stem_a: Vec<ConvUnit>,
+    /// Stem before the second max-pool: 1×1, 80 → 3×3, 192.
     pub stem_b: Vec<ConvUnit>,
+    /// Mixed_5b–d: three 35×35 modules (pool features 32, 64, 64).
     pub mixed_5: Vec<InceptionA>,
+    /// Mixed_6a: 35→17 reduction.
     pub mixed_6a: InceptionB,
+    /// Mixed_6b–e: four 17×17 modules (c7 128, 160, 160, 192).
     pub mixed_6: Vec<InceptionC>,
+    /// Mixed_7a: 17→8 reduction.
     pub mixed_7a: InceptionD,
+    /// Mixed_7b–c: two 8×8 modules.
     pub mixed_7: Vec<InceptionE>,
+    /// Dropout before the output layer.
     pub dropout: Dropout,
+    /// Output layer: 2048 pooled features → classes logits.
     pub output: Linear,
 }
 
 impl InceptionV3 {
+    /// The network for `[h, w, c]` inputs and `classes` classes; `batchnorm` adds affine BN after
+    /// each conv.
     pub fn new(
         [_h, _w, c]: [usize; 3],
         classes: usize,

@@ -15,9 +15,13 @@ use burn::tensor::{Device, Tensor};
 /// neighbouring channels. Unlike PyTorch's `LocalResponseNorm`, alpha is not divided by the window.
 #[derive(Module, Debug)]
 pub struct LocalResponseNorm {
+    /// How many neighbouring channels on each side the sum covers.
     pub depth_radius: usize,
+    /// Constant added to the windowed sum.
     pub bias: f64,
+    /// Scale of the windowed sum of squares.
     pub alpha: f64,
+    /// Exponent of the normalizer.
     pub beta: f64,
 }
 
@@ -113,15 +117,20 @@ pub fn max_pool_same(x: Tensor<4>, kernel: usize, stride: usize) -> Tensor<4> {
 pub struct ShiftBatchNorm {
     /// The learnable shift, initialized to zero.
     pub beta: Param<Tensor<1>>,
+    /// Running mean of each channel, used in evaluation.
     pub running_mean: RunningState<Tensor<1>>,
+    /// Running variance of each channel, used in evaluation.
     pub running_var: RunningState<Tensor<1>>,
     /// Constant 1 tensor (the scale γ that burn's fused batch-norm op takes); not a parameter.
     pub ones: RunningState<Tensor<1>>,
+    /// Weight of the new batch statistics in the running averages.
     pub momentum: f64,
+    /// Added to the variance before the square root.
     pub epsilon: f64,
 }
 
 impl ShiftBatchNorm {
+    /// Zero shift, running mean 0 and variance 1, momentum 0.1, epsilon 1e-3.
     pub fn new(channels: usize, device: &Device) -> Self {
         Self {
             beta: Param::from_tensor(Tensor::zeros([channels], device)),
@@ -176,8 +185,11 @@ pub enum Norm {
 /// conv (same padding) → optional BN → ReLU.
 #[derive(Module, Debug)]
 pub struct ConvUnit {
+    /// The convolution (bias only without BN).
     pub conv: Conv2d,
+    /// Shift-only BN, with `Norm::Shift`.
     pub shift_bn: Option<ShiftBatchNorm>,
+    /// Affine BN, with `Norm::Affine`.
     pub bn: Option<BatchNorm>,
 }
 
@@ -202,6 +214,7 @@ impl ConvUnit {
         )
     }
 
+    /// As [`ConvUnit::new`] with an explicit `padding` (height, width).
     pub fn with_padding(
         cin: usize,
         cout: usize,

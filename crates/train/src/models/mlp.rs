@@ -5,14 +5,19 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
+/// A multilayer perceptron: `depth` hidden ReLU layers of `width` units, then a linear output.
 #[derive(Module, Debug)]
 pub struct Mlp {
+    /// Hidden fully connected layers, `width` units each.
     pub hidden: Vec<Linear>,
+    /// Output layer: last hidden layer (or the flattened input) → classes logits.
     pub output: Linear,
+    /// Dropout after each hidden layer.
     pub dropout: Dropout,
 }
 
 impl Mlp {
+    /// The network for `input_len` input values and `classes` classes.
     pub fn new(
         input_len: usize,
         depth: usize,

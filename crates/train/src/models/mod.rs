@@ -20,10 +20,25 @@ pub use layers::count_parameters;
 /// A model name as given to `--model`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ModelName {
-    Mlp { depth: usize, width: usize },
+    /// A multilayer perceptron (`mlp-DxW`).
+    Mlp {
+        /// Hidden layers.
+        depth: usize,
+        /// Units per hidden layer.
+        width: usize,
+    },
+    /// The small AlexNet.
     AlexNetSmall,
+    /// The small Inception.
     InceptionSmall,
-    WideResNet { depth: usize, width: usize },
+    /// A Wide ResNet WRN-D-K (`wrn-D-K`).
+    WideResNet {
+        /// Depth D (6n + 4).
+        depth: usize,
+        /// Widening factor K.
+        width: usize,
+    },
+    /// Inception V3.
     InceptionV3,
 }
 
@@ -132,20 +147,30 @@ impl FromStr for ModelName {
 /// Architecture options that change the network (not the optimizer).
 #[derive(Clone, Copy, Debug)]
 pub struct Architecture {
+    /// The model.
     pub name: ModelName,
     /// Input height, width, channels (after cropping).
     pub input: [usize; 3],
+    /// Number of classes (output logits).
     pub classes: usize,
+    /// BatchNorm after the convolutions (off with `--no-batchnorm`).
     pub batchnorm: bool,
+    /// Dropout probability.
     pub dropout: f64,
 }
 
+/// One of the paper's models, built for an [`Architecture`].
 #[derive(Module, Debug)]
 pub enum Network {
+    /// A multilayer perceptron.
     Mlp(mlp::Mlp),
+    /// The small AlexNet.
     AlexNetSmall(alexnet_small::AlexNetSmall),
+    /// The small Inception.
     InceptionSmall(inception_small::InceptionSmall),
+    /// A Wide ResNet.
     WideResNet(wide_resnet::WideResNet),
+    /// Inception V3.
     InceptionV3(inception_v3::InceptionV3),
 }
 
@@ -201,6 +226,7 @@ impl Network {
         }
     }
 
+    /// Number of trainable parameters.
     pub fn parameters(&self) -> usize {
         count_parameters(self)
     }

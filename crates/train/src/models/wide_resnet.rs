@@ -29,6 +29,7 @@ fn conv(
 /// BN (when enabled) → ReLU.
 #[derive(Module, Debug)]
 pub struct BnRelu {
+    /// BatchNorm, absent with `--no-batchnorm`.
     pub bn: Option<BatchNorm>,
 }
 
@@ -50,11 +51,17 @@ impl BnRelu {
 /// projection shortcut when the shape changes.
 #[derive(Module, Debug)]
 pub struct Block {
+    /// BN-ReLU before the first convolution.
     pub pre1: BnRelu,
+    /// First 3×3 convolution (carries the block's stride), cout channels.
     pub conv1: Conv2d,
+    /// BN-ReLU before the second convolution.
     pub pre2: BnRelu,
+    /// Second 3×3 convolution, cout channels.
     pub conv2: Conv2d,
+    /// 1×1 projection shortcut, when the channels or the stride change.
     pub shortcut: Option<Conv2d>,
+    /// Dropout between the two convolutions.
     pub dropout: Dropout,
 }
 
@@ -94,11 +101,17 @@ impl Block {
     }
 }
 
+/// Wide ResNet WRN-D-K: a 3×3 stem, three groups of pre-activation blocks, BN-ReLU, global mean
+/// pool, linear output.
 #[derive(Module, Debug)]
 pub struct WideResNet {
+    /// Stem: 3×3 convolution, 16 channels.
     pub stem: Conv2d,
+    /// The residual blocks of the three groups, in order (widths 16K, 32K, 64K).
     pub blocks: Vec<Block>,
+    /// Final BN-ReLU before the pool.
     pub head: BnRelu,
+    /// Output layer: 64K pooled features → classes logits.
     pub output: Linear,
 }
 
