@@ -3,7 +3,7 @@
 
 ##@ Benchmarks
 
-.PHONY: bench-format bench-corrupt bench-train bench-kernel gpu-check
+.PHONY: bench-format bench-corrupt bench-train bench-kernel bench-per-example gpu-check
 
 bench-format: build ## dataset file throughput: pipe and mmap vs cat and numpy
 	$(ROOT)/scripts/bench-format
@@ -13,6 +13,9 @@ bench-corrupt: ## corrupt/subset on a CIFAR-sized file vs numpy and vs cat (REPE
 
 bench-train: train ## train-step and epoch throughput vs PyTorch 2.9 eager (needs torch in .venv, see the script)
 	$(ROOT)/scripts/bench-train
+
+bench-per-example: data/fashion-mnist.npz build ## train --per-example's overhead: alexnet-small on 2,000 images with and without it (TRAIN EPOCHS REPEAT MODEL)
+	$(ROOT)/scripts/bench-per-example
 
 bench-kernel: data/fashion-mnist.npz ## kernel-fit's Gaussian kernel build and Cholesky solve vs numpy and scipy (N=5000 THREADS=1 REPEAT=3)
 	$(ROOT)/scripts/bench-kernel
