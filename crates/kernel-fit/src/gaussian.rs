@@ -322,14 +322,14 @@ mod tests {
             gamma,
             Par::Seq,
         );
-        for i in 0..n {
+        for (i, pi) in p.iter().enumerate() {
             let d2: f64 = x
                 .row(i)
                 .iter()
                 .zip(x.row(0))
                 .map(|(a, b)| (a - b) * (a - b))
                 .sum();
-            assert!((p[i] - (-gamma * d2).exp()).abs() < 1e-14);
+            assert!((pi - (-gamma * d2).exp()).abs() < 1e-14);
         }
     }
 

@@ -386,3 +386,47 @@ pub fn run(args: Args) -> Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Args::command().debug_assert();
+        let args = Args::try_parse_from([
+            "kernel-fit",
+            "--data",
+            "d.npz",
+            "--random-features",
+            "10",
+            "--out",
+            "o",
+        ])
+        .unwrap();
+        let cfg = Config::from_args(&args).unwrap();
+        assert!(matches!(
+            cfg.model,
+            Model::RandomFeatures {
+                features: 10,
+                map: FeatureMap::Relu,
+                ..
+            }
+        ));
+        assert!(
+            Args::try_parse_from([
+                "kernel-fit",
+                "--data",
+                "d",
+                "--kernel",
+                "gaussian",
+                "--random-features",
+                "3",
+                "--out",
+                "o"
+            ])
+            .is_err()
+        );
+    }
+}

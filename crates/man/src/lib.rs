@@ -37,6 +37,7 @@ pub fn tools() -> Vec<clap::Command> {
         subset::Args::command(),
         inspect::Args::command(),
         train::Args::command(),
+        kernel_fit::Args::command(),
         report::Args::command(),
     ]
 }
