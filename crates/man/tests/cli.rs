@@ -30,6 +30,7 @@ fn writes_pages_and_completions_for_every_tool() {
             "corrupt.1",
             "imagenet-pack.1",
             "inspect.1",
+            "kernel-fit.1",
             "mnist-fetch.1",
             "report.1",
             "subset.1",
