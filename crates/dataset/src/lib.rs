@@ -31,7 +31,7 @@ pub use bytes::{Buffer, Bytes};
 pub use dataset::{Dataset, EntryInfo, Split};
 pub use images::{Generate, Images, Pixels};
 pub use limits::{
-    DEFAULT_MAX_EXPAND, MAX_EXPAND_VAR, ReadLimits, escape_controls, parse_size, printable,
+    DEFAULT_MAX_EXPAND, MAX_EXPAND_VAR, ReadLimits, escape_controls, meminfo, parse_size, printable,
 };
 pub use meta::{Corruption, HistoryRecord, Meta};
 pub use npy::Dtype;

@@ -68,10 +68,15 @@ pub fn parse_size(text: &str) -> Option<u64> {
 
 /// Total memory of the machine (Linux), if known.
 fn physical_memory() -> Option<u64> {
+    meminfo("MemTotal")
+}
+
+/// A field of `/proc/meminfo` in bytes (`MemTotal`, `MemAvailable`, ...), if known (Linux).
+pub fn meminfo(field: &str) -> Option<u64> {
     let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemTotal:"))?;
-    let kb: u64 = line
-        .trim_start_matches("MemTotal:")
+    let kb: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
         .trim()
         .trim_end_matches("kB")
         .trim()

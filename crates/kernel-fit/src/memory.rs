@@ -6,16 +6,7 @@ use anyhow::{Result, bail};
 
 /// Bytes that this machine can still give (`MemAvailable` of `/proc/meminfo`), if known.
 pub fn available() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line
-        .trim_start_matches("MemAvailable:")
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    kb.checked_mul(1024)
+    rethink_dataset::meminfo("MemAvailable")
 }
 
 /// `bytes` in decimal units with three significant digits: "800 MB", "28.8 GB".
