@@ -1,0 +1,171 @@
+//! The paper's figures as data: which runs go into each, and the series they plot. Drawing is
+//! `plot`'s job; the same series are written to a sidecar CSV so they can be checked as numbers.
+//!
+//! This module holds the figure's data model ([`Figure`], [`Series`]) and the [`Context`] every
+//! figure is built from; each figure has a file of its own: `figure1` (1a, 1b, 1c), `figure2`,
+//! `memorization`; `curves` averages the seeds' curves.
+
+mod curves;
+mod figure1;
+mod figure2;
+mod memorization;
+
+use std::fmt::Write as _;
+
+use crate::groups::Group;
+use crate::runs::Run;
+
+pub use curves::{mean_curve, seed_band};
+pub use figure1::{fig1a, fig1b, fig1c};
+pub use figure2::{fig2, figure2_setting};
+pub use memorization::memorization;
+
+/// One plotted line.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    /// (x, y) in plot units, sorted by x.
+    pub points: Vec<(f64, f64)>,
+    pub color: usize,
+    pub dashed: bool,
+    pub thin: bool,
+    pub in_legend: bool,
+    /// Shade the area between this line and these points (Figure 2's early-stopping potential).
+    pub band_to: Option<Vec<(f64, f64)>>,
+    /// The seeds' range at each point, (x, lowest, highest): drawn as a pale band; `None` with
+    /// one seed.
+    pub seed_band: Option<Vec<(f64, f64, f64)>>,
+    /// Index into the figure's `panels` (0 when it has none).
+    pub panel: usize,
+}
+
+impl Series {
+    pub(crate) fn line(name: String, points: Vec<(f64, f64)>, color: usize) -> Series {
+        Series {
+            name,
+            points,
+            color,
+            dashed: false,
+            thin: false,
+            in_legend: true,
+            band_to: None,
+            seed_band: None,
+            panel: 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Figure {
+    /// File stem: fig1a, fig1b, fig1c, fig2, memorization.
+    pub id: &'static str,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub x_range: Option<(f64, f64)>,
+    pub y_range: Option<(f64, f64)>,
+    pub markers: bool,
+    /// The x axis starts at 0 (steps): where training started, not where the first record is.
+    pub x_from_zero: bool,
+    pub series: Vec<Series>,
+    /// Panel titles of a figure drawn as small multiples; empty for one chart.
+    pub panels: Vec<String>,
+    /// Run directories that went into the figure.
+    pub runs: Vec<String>,
+    /// Datasets of those runs (more than one needs --allow-mixed).
+    pub datasets: Vec<String>,
+    /// What the reader should know (runs left out and why).
+    pub notes: Vec<String>,
+    /// Logarithmic x / y axis (the points stay in plain units; `plot` draws their logarithms).
+    pub log_x: bool,
+    /// See `log_x`.
+    pub log_y: bool,
+}
+
+impl Figure {
+    /// The plotted series, long format: `series,x,y,seed_min,seed_max`, with a leading `panel`
+    /// column for small multiples; the seed range is empty where there is one seed.
+    pub fn csv(&self) -> String {
+        use crate::table::csv_field;
+        let panels = !self.panels.is_empty();
+        let mut out = String::from(if panels {
+            "panel,series,x,y,seed_min,seed_max\n"
+        } else {
+            "series,x,y,seed_min,seed_max\n"
+        });
+        for s in &self.series {
+            for (i, (x, y)) in s.points.iter().enumerate() {
+                if panels {
+                    let _ = write!(out, "{},", csv_field(&self.panels[s.panel]));
+                }
+                let (lo, hi) = s
+                    .seed_band
+                    .as_ref()
+                    .and_then(|b| b.get(i))
+                    .map_or((String::new(), String::new()), |b| {
+                        (b.1.to_string(), b.2.to_string())
+                    });
+                let _ = writeln!(out, "{},{x},{y},{lo},{hi}", csv_field(&s.name));
+            }
+        }
+        out
+    }
+}
+
+/// Why a figure was not drawn.
+pub struct Skipped {
+    pub id: &'static str,
+    pub reason: String,
+}
+
+pub struct Context<'a> {
+    pub runs: &'a [Run],
+    pub groups: &'a [Group],
+    pub fit_threshold: f64,
+}
+
+impl Context<'_> {
+    fn group_runs<'b>(&'b self, g: &'b Group) -> impl Iterator<Item = &'b Run> + 'b {
+        g.runs.iter().map(|&i| &self.runs[i])
+    }
+
+    pub(crate) fn figure(
+        &self,
+        id: &'static str,
+        title: &str,
+        x: &str,
+        y: &str,
+        used: &[&Group],
+    ) -> Figure {
+        let mut runs: Vec<String> = Vec::new();
+        let mut datasets: Vec<String> = Vec::new();
+        for g in used {
+            for r in self.group_runs(g) {
+                runs.push(r.dir.display().to_string());
+            }
+            if !datasets.contains(&g.dataset) {
+                datasets.push(g.dataset.clone());
+            }
+        }
+        Figure {
+            id,
+            title: title.to_string(),
+            x_label: x.to_string(),
+            y_label: y.to_string(),
+            x_range: None,
+            y_range: None,
+            markers: false,
+            x_from_zero: false,
+            series: Vec::new(),
+            panels: Vec::new(),
+            runs,
+            datasets,
+            notes: Vec::new(),
+            log_x: false,
+            log_y: false,
+        }
+    }
+}
+
+/// Steps are plotted in thousands.
+const KILO: f64 = 1000.0;
