@@ -2,6 +2,8 @@
 //! `Args` so that they say exactly what the binaries accept. `make install` runs it into a
 //! scratch folder and copies the files into place (scripts/make/install.mk).
 
+#![warn(missing_docs)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -4,15 +4,21 @@
 //! only by seed, and writes `table.md`, `table.csv`, the figures (PNG/SVG plus a CSV of the
 //! plotted series each) and `summary.md` into the output directory.
 
+#![warn(missing_docs)]
+
 pub mod claims;
 pub mod dynamics;
 pub mod figures;
+// groups and table are being extended in parallel (train --precision); their public items get
+// their docs with that change, then these two allows go.
+#[allow(missing_docs)]
 pub mod groups;
 pub mod kernel;
 pub mod paper;
 pub mod plot;
 pub mod runs;
 pub mod stats;
+#[allow(missing_docs)]
 pub mod table;
 
 use std::collections::BTreeSet;
@@ -164,6 +170,9 @@ impl Config {
     }
 }
 
+/// Reads the runs of `args`, writes the report into `args.out`, and prints the claims table on
+/// stdout with `--claims`. A usage error (bad `--format`, `--size`, ...) comes back as a
+/// [`UsageError`] so that `main` exits with 2.
 pub fn run(args: Args) -> Result<()> {
     let cfg = Config::from_args(args)?;
 

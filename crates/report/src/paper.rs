@@ -12,15 +12,23 @@ use crate::groups::Group;
 /// One row of the paper's tables. Accuracies in percent.
 #[derive(Debug, Clone, Copy)]
 pub struct PaperRow {
+    /// "Table 1" (CIFAR-10) or "Table 2" (ImageNet).
     pub table: &'static str,
+    /// The model as the paper names it ("Inception", "Alexnet", "MLP 1x512", ...).
     pub model: &'static str,
     /// Random crop (Table 1) / data augmentation (Table 2).
     pub augmentation: bool,
+    /// Trained with weight decay.
     pub weight_decay: bool,
+    /// Trained with dropout (Table 2 only).
     pub dropout: bool,
+    /// Trained on random labels (p = 1) instead of true labels.
     pub random_labels: bool,
+    /// Top-1 training accuracy, where the paper gives it.
     pub train: Option<f64>,
+    /// Top-1 test accuracy, where the paper gives it.
     pub test: Option<f64>,
+    /// Top-5 test accuracy (Table 2), where the paper gives it.
     pub test_top5: Option<f64>,
 }
 
@@ -45,6 +53,7 @@ const fn t1(
     }
 }
 
+/// Every row of Table 1 and the checked cells of Table 2, in the paper's order.
 pub const ROWS: &[PaperRow] = &[
     t1("Inception", true, true, false, 100.0, 89.05),
     t1("Inception", true, false, false, 100.0, 89.31),

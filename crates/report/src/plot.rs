@@ -35,6 +35,7 @@ fn register_font() {
     });
 }
 
+/// The colour of [`Series::color`] `i` (the palette repeats after ten).
 pub fn color(i: usize) -> RGBColor {
     PALETTE[i % PALETTE.len()]
 }

@@ -15,6 +15,7 @@ pub use rethink_runs::{Corruption, Pixels, fmt_num};
 /// A run directory, read.
 #[derive(Debug, Clone)]
 pub struct Run {
+    /// The run directory as given on the command line.
     pub dir: PathBuf,
     /// The directory's last component (`runs/mlp-s1/` → `mlp-s1`).
     pub name: String,
@@ -22,16 +23,25 @@ pub struct Run {
     pub config: Config,
     /// `config.json` as written, for grouping by whatever differs between runs.
     pub config_json: Value,
+    /// The model name (`mlp-1x512`, `inception-small`, ...).
     pub model: String,
+    /// The dataset's name from its meta (`cifar10`, `fashion-mnist`, ...).
     pub dataset: String,
+    /// What the data tools did to labels and pixels, from the dataset's history.
     pub corruption: Corruption,
     /// `augment`, sorted.
     pub augment: Vec<String>,
+    /// The weight decay coefficient (0: none).
     pub weight_decay: f64,
+    /// The dropout probability (0: none).
     pub dropout: f64,
+    /// Whether the model was built with BatchNorm; `None` when config.json does not say.
     pub batchnorm: Option<bool>,
+    /// The `eval` lines of metrics.jsonl, in order.
     pub evals: Vec<EvalRecord>,
+    /// The `train` lines of metrics.jsonl (training loss every k steps), in order.
     pub train_points: Vec<TrainRecord>,
+    /// `summary.json`, once the run has finished.
     pub summary: Option<Summary>,
     /// The last metrics line was torn (the run is being written).
     pub truncated: bool,

@@ -1,5 +1,6 @@
 //! Mean and sample standard deviation over seeds.
 
+/// The arithmetic mean; NaN for no values.
 pub fn mean(xs: &[f64]) -> f64 {
     if xs.is_empty() {
         return f64::NAN;

@@ -20,15 +20,21 @@ use crate::groups::{Group, has_batchnorm};
 use crate::runs::{Pixels, Run, fmt_num};
 use crate::stats::{mean, std};
 
+/// The verdict on a check or a claim (the rule is in the module comment).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
+    /// Every part was judged and agrees with the paper.
     Holds,
+    /// At least one part disagrees with the paper.
     Fails,
+    /// Nothing failed and something held, but some parts could not be judged.
     Partly,
+    /// No part could be judged: the runs it needs are missing or never fitted.
     NotRun,
 }
 
 impl Status {
+    /// The word written into claims.md and claims.json ("holds", "not run", ...).
     pub fn name(self) -> &'static str {
         match self {
             Status::Holds => "holds",
@@ -55,7 +61,9 @@ impl Status {
 /// One judged piece of a claim: one model (or one setting), with its numbers.
 #[derive(Debug, Clone)]
 pub struct Check {
+    /// What was judged: a model ("MLP 1x512"), or a model and setting.
     pub subject: String,
+    /// The verdict on this subject alone.
     pub status: Status,
     /// The numbers, in words.
     pub detail: String,
@@ -65,12 +73,18 @@ pub struct Check {
     pub values: Value,
 }
 
+/// One claim of the paper, checked on every model (or setting) the runs cover.
 #[derive(Debug, Clone)]
 pub struct Claim {
+    /// A short stable key ("fit", "chance", "slowdown", ...), used in claims.json.
     pub id: &'static str,
+    /// Where in the paper the claim is made ("Figure 1b", "Section 2, Table 1").
     pub source: &'static str,
+    /// The claim, in one sentence.
     pub claim: &'static str,
+    /// The verdict over all checks, with [`Status::NotRun`] added when conditions are missing.
     pub status: Status,
+    /// One check per model or setting judged.
     pub checks: Vec<Check>,
     /// Conditions the claim needs that no run covers ("MLP 1x512: Gaussian").
     pub not_run: Vec<String>,
@@ -110,7 +124,9 @@ impl Claim {
 /// A data condition: label corruption level and pixel corruption.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Cond {
+    /// Label corruption probability p (0: true labels, 1: random labels).
     pub labels: f64,
+    /// Pixel corruption (shuffled, random pixels, Gaussian), `None` for clean images.
     pub pixels: Option<Pixels>,
 }
 
@@ -133,6 +149,7 @@ impl Cond {
             pixels: g.corruption.pixels,
         }
     }
+    /// The condition in the report's words ("true labels", "labels p=0.4", "Gaussian").
     pub fn describe(self) -> String {
         rethink_runs::Corruption {
             labels: self.labels,
@@ -147,10 +164,15 @@ impl Cond {
     }
 }
 
+/// True labels, clean pixels.
 pub const TRUE: Cond = Cond::labels(0.0);
+/// Every label redrawn uniformly at random (p = 1).
 pub const RANDOM_LABELS: Cond = Cond::labels(1.0);
+/// One fixed permutation of pixel positions for every image.
 pub const SHUFFLED: Cond = Cond::pixels(Pixels::Shuffle);
+/// An independent permutation of pixel positions for each image.
 pub const RANDOM_PIXELS: Cond = Cond::pixels(Pixels::Random);
+/// Images replaced by Gaussian noise with the dataset's mean and variance.
 pub const GAUSSIAN: Cond = Cond::pixels(Pixels::Gaussian);
 /// The label corruption levels of Figures 1b and 1c.
 pub const LEVELS: [f64; 6] = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0];
@@ -205,6 +227,8 @@ struct Checker<'a> {
     several_datasets: bool,
 }
 
+/// Checks every claim of the paper on `runs` (grouped into `groups` by seed), in the order of
+/// claims.md; `fit_threshold` is the training accuracy that counts as fitted.
 pub fn check(runs: &[Run], groups: &[Group], fit_threshold: f64) -> Vec<Claim> {
     let several_datasets = groups.iter().any(|g| g.dataset != groups[0].dataset);
     let cx = Checker {

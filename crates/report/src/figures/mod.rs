@@ -23,12 +23,17 @@ pub use memorization::memorization;
 /// One plotted line.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// The legend entry (and the `series` column of the figure's CSV).
     pub name: String,
     /// (x, y) in plot units, sorted by x.
     pub points: Vec<(f64, f64)>,
+    /// Index into `plot`'s palette (wrapping): one colour per condition, the same in every panel.
     pub color: usize,
+    /// Drawn dashed (the corrupted and redrawn subsets of the memorization figure).
     pub dashed: bool,
+    /// Drawn with a thin line (a secondary curve, such as Figure 2's best so far).
     pub thin: bool,
+    /// Listed in the legend (false for a curve that only accompanies another).
     pub in_legend: bool,
     /// Shade the area between this line and these points (Figure 2's early-stopping potential).
     pub band_to: Option<Vec<(f64, f64)>>,
@@ -55,18 +60,27 @@ impl Series {
     }
 }
 
+/// One figure: its axes, its series and where they came from; `plot` draws it, [`Figure::csv`]
+/// writes its numbers.
 #[derive(Debug, Clone)]
 pub struct Figure {
     /// File stem: fig1a, fig1b, fig1c, fig2, memorization.
     pub id: &'static str,
+    /// The title drawn above the chart.
     pub title: String,
+    /// The x axis label, with its unit.
     pub x_label: String,
+    /// The y axis label, with its unit.
     pub y_label: String,
+    /// Fixed x range; `None` fits the data.
     pub x_range: Option<(f64, f64)>,
+    /// Fixed y range; `None` fits the data.
     pub y_range: Option<(f64, f64)>,
+    /// Draw a marker at each point (figures of a few points, such as 1b and 1c).
     pub markers: bool,
     /// The x axis starts at 0 (steps): where training started, not where the first record is.
     pub x_from_zero: bool,
+    /// The lines, in drawing and legend order.
     pub series: Vec<Series>,
     /// Panel titles of a figure drawn as small multiples; empty for one chart.
     pub panels: Vec<String>,
@@ -114,13 +128,19 @@ impl Figure {
 
 /// Why a figure was not drawn.
 pub struct Skipped {
+    /// The figure's file stem, as in [`Figure::id`].
     pub id: &'static str,
+    /// What runs it would need, printed on stderr.
     pub reason: String,
 }
 
+/// What every figure is built from: the runs read, and their groups of seeds.
 pub struct Context<'a> {
+    /// Every run of the report.
     pub runs: &'a [Run],
+    /// The runs grouped by experiment (indices into `runs`).
     pub groups: &'a [Group],
+    /// The training accuracy that counts as fitted (`--fit-threshold`).
     pub fit_threshold: f64,
 }
 
