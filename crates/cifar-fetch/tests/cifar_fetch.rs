@@ -2,15 +2,11 @@
 //! images, labels, class names and source checksums; the download path against a local server;
 //! and every kind of bad input failing in one line with no output file.
 
-#[path = "../../../tests/run.rs"]
-mod util;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use rethink_fetch::md5_hex;
-use rethink_fetch::test_server::TestServer;
-use util::Run;
+use rethink_testkit::{Run, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cifar-fetch");
 
@@ -347,25 +343,8 @@ fn a_wrong_md5_for_a_local_archive_and_misused_flags_are_reported() {
 fn run_bounded(archive: &[u8], env: &[(&str, &str)]) -> (Run, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "a.tar.gz", archive);
-    let output = std::process::Command::new("bash")
-        .args([
-            "-c",
-            r#"ulimit -v 1048576; exec "$0" --archive a.tar.gz -o out.npz"#,
-            BIN,
-        ])
-        .current_dir(dir.path())
-        // Few threads and malloc arenas: per-thread reservations on a many-core machine would
-        // otherwise count against the limit.
-        .env("RAYON_NUM_THREADS", "2")
-        .env("MALLOC_ARENA_MAX", "2")
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let run = Run {
-        command: format!("(ulimit -v 1048576) {BIN} --archive a.tar.gz -o out.npz {env:?}"),
-        output,
-    };
+    let args = ["--archive", "a.tar.gz", "-o", "out.npz"];
+    let run = Run::with_memory_limit(BIN, dir.path(), &args, env, 1 << 20);
     (run, dir)
 }
 

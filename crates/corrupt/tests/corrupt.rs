@@ -1,11 +1,8 @@
 //! `corrupt` as a user runs it: each randomization test on generated datasets, decoded and checked
 //! against what the paper asks for, plus determinism across thread counts and bad input.
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
 use rethink_dataset::{Dataset, Images, Meta, Split};
-use util::{Dir, TestCommand, assert_one_line_error, decode, encode, tiny_dataset};
+use rethink_testkit::{Dir, TestCommand, assert_one_line_error, decode, encode, tiny_dataset};
 
 fn corrupt() -> TestCommand {
     TestCommand::new(env!("CARGO_BIN_EXE_corrupt"))

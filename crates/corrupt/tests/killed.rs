@@ -2,14 +2,13 @@
 //! makes the tool SIGKILL itself at a chosen point of the write): OUT is absent, or still the
 //! complete file that was there before, and nothing else is left in the folder, visible or hidden.
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 
+use rethink_testkit as testkit;
+
 /// Runs corrupt in `dir` with the hook set to `point`; asserts it was killed by it.
-fn killed_at(dir: &util::Dir, point: &str, args: &[&str]) {
+fn killed_at(dir: &testkit::Dir, point: &str, args: &[&str]) {
     let out = Command::new(env!("CARGO_BIN_EXE_corrupt"))
         .args(args)
         .current_dir(dir.root())
@@ -27,8 +26,8 @@ fn killed_at(dir: &util::Dir, point: &str, args: &[&str]) {
 
 #[test]
 fn a_killed_write_leaves_nothing_or_the_previous_file() {
-    let dir = util::Dir::new();
-    dir.dataset("in.npz", &util::tiny_dataset(40, 10, [6, 6, 3], 10, 1));
+    let dir = testkit::Dir::new();
+    dir.dataset("in.npz", &testkit::tiny_dataset(40, 10, [6, 6, 3], 10, 1));
     // Labels: images written from memory (add); Gaussian: images streamed (add_streamed).
     let labels: &[&str] = &["in.npz", "--labels", "0.5", "--seed", "1", "-o", "out.npz"];
     let gaussian: &[&str] = &["in.npz", "--gaussian", "--seed", "1", "-o", "out.npz"];
@@ -45,7 +44,7 @@ fn a_killed_write_leaves_nothing_or_the_previous_file() {
     }
 
     // Over an existing output, a killed run leaves the old file whole.
-    util::TestCommand::new(env!("CARGO_BIN_EXE_corrupt"))
+    testkit::TestCommand::new(env!("CARGO_BIN_EXE_corrupt"))
         .args(labels)
         .current_dir(dir.root())
         .assert_exit_code(0);

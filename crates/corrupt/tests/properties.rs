@@ -1,11 +1,9 @@
 //! Property tests of the transforms on random small datasets (in-process, through `corrupt::apply`).
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
 use corrupt::{Config, PixelMode, apply};
 use proptest::prelude::*;
 use rethink_dataset::{Dataset, Images};
+use rethink_testkit as testkit;
 
 fn config(pixels: Option<PixelMode>, labels: Option<f64>, seed: u64) -> Config {
     Config {
@@ -42,7 +40,7 @@ fn dataset() -> impl Strategy<Value = Dataset> {
         any::<u64>(),
     )
         .prop_map(|(train, test, h, w, c, classes, seed)| {
-            util::tiny_dataset(train, test, [h, w, c], classes, seed)
+            testkit::tiny_dataset(train, test, [h, w, c], classes, seed)
         })
 }
 
@@ -69,7 +67,7 @@ proptest! {
     fn shuffle_uses_one_permutation_for_both_splits(
         train in 1usize..8, test in 1usize..8, h in 1usize..9, w in 1usize..9, c in 1usize..4, seed in any::<u64>()
     ) {
-        let mut d = util::tiny_dataset(train, test, [h, w, c], 3, seed ^ 1);
+        let mut d = testkit::tiny_dataset(train, test, [h, w, c], 3, seed ^ 1);
         // Make the first training image spell out positions so the permutation can be read back.
         let split = d.train.as_mut().unwrap();
         let mut px = split.images.as_u8().unwrap().to_vec();

@@ -8,11 +8,8 @@
 //! seed and a stated tolerance or significance level, and was seen to fail on a generator broken
 //! that way (the numbers each break gave are noted beside the check).
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
 use rethink_dataset::{Dataset, Images, Meta, Split};
-use util::{TestCommand, decode, encode};
+use rethink_testkit::{TestCommand, decode, encode};
 
 fn corrupt(d: &Dataset, args: &[&str]) -> Dataset {
     decode(

@@ -1,10 +1,8 @@
 //! Round trips and layout guarantees of the dataset file.
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
 use proptest::prelude::*;
 use rethink_dataset::{Dataset, Images, Meta, Split, read_bytes, read_path, write_to};
+use rethink_testkit as testkit;
 
 fn arb_dataset() -> impl Strategy<Value = Dataset> {
     (
@@ -20,7 +18,7 @@ fn arb_dataset() -> impl Strategy<Value = Dataset> {
     )
         .prop_filter("at least one split", |t| t.0 + t.1 > 0)
         .prop_map(|(ntr, nte, h, w, c, classes, float, corrupted, seed)| {
-            let mut g = util::Gen(seed);
+            let mut g = testkit::Gen(seed);
             let mut split = |n: usize| {
                 let len = n * h * w * c;
                 let images = if float {
@@ -51,7 +49,7 @@ fn arb_dataset() -> impl Strategy<Value = Dataset> {
             });
             let mut d = Dataset::new(meta, train, test);
             if corrupted && ntr > 0 {
-                let mut g = util::Gen(seed ^ 1);
+                let mut g = testkit::Gen(seed ^ 1);
                 d.train_clean_labels =
                     Some((0..ntr).map(|_| g.below(classes as u64) as u16).collect());
                 d.train_corrupted = Some((0..ntr).map(|_| g.below(2) as u8).collect());
@@ -83,10 +81,10 @@ proptest! {
 
     #[test]
     fn round_trip_through_bytes_and_mmap(d in arb_dataset()) {
-        let bytes = util::encode(&d);
+        let bytes = testkit::encode(&d);
         let back = read_bytes(bytes.clone().into(), "mem").unwrap();
         prop_assert_eq!(&back, &d);
-        let dir = util::Dir::new();
+        let dir = testkit::Dir::new();
         let path = dir.write("d.npz", &bytes);
         prop_assert_eq!(&read_path(&path).unwrap(), &d);
         // Writing what we read gives the same bytes: the layout is canonical.
@@ -97,7 +95,7 @@ proptest! {
 
     #[test]
     fn entries_are_ordered_aligned_and_streamable(d in arb_dataset()) {
-        let bytes = util::encode(&d);
+        let bytes = testkit::encode(&d);
         let entries = layout(&bytes);
         let names: Vec<&str> = entries.iter().map(|e| e.0.trim_end_matches(".npy")).collect();
         let expected: Vec<&str> = rethink_dataset::ENTRIES.iter().copied().filter(|n| names.contains(n)).collect();
@@ -112,10 +110,10 @@ proptest! {
 #[test]
 fn labels_are_uint8_up_to_256_classes_and_uint16_above() {
     for (classes, expect) in [(256usize, "uint8"), (257, "uint16")] {
-        let mut d = util::tiny_dataset(3, 0, [2, 2, 1], 10, 1);
+        let mut d = testkit::tiny_dataset(3, 0, [2, 2, 1], 10, 1);
         d.meta.classes = (0..classes).map(|c| c.to_string()).collect();
         d.train.as_mut().unwrap().labels = vec![0, (classes - 1) as u16, 7];
-        let back = util::decode(&util::encode(&d));
+        let back = testkit::decode(&testkit::encode(&d));
         let entry = back
             .file_entries()
             .iter()
@@ -128,7 +126,7 @@ fn labels_are_uint8_up_to_256_classes_and_uint16_above() {
 
 #[test]
 fn an_invalid_dataset_is_not_written() {
-    let mut d = util::tiny_dataset(4, 2, [2, 2, 1], 3, 1);
+    let mut d = testkit::tiny_dataset(4, 2, [2, 2, 1], 3, 1);
     d.train.as_mut().unwrap().labels[2] = 3;
     let mut out = Vec::new();
     let err = write_to(&d, &mut out, "out.npz").unwrap_err().to_string();
@@ -141,7 +139,7 @@ fn an_invalid_dataset_is_not_written() {
 
 #[test]
 fn truncation_anywhere_is_an_error_naming_the_file() {
-    let bytes = util::encode(&util::tiny_dataset(5, 3, [4, 4, 3], 10, 7));
+    let bytes = testkit::encode(&testkit::tiny_dataset(5, 3, [4, 4, 3], 10, 7));
     for cut in [1, 10, 29, 100, bytes.len() / 2, bytes.len() - 23] {
         let err = read_bytes(bytes[..cut].to_vec().into(), "cut.npz")
             .unwrap_err()
@@ -153,7 +151,7 @@ fn truncation_anywhere_is_an_error_naming_the_file() {
 
 #[test]
 fn a_flipped_byte_fails_the_crc() {
-    let mut bytes = util::encode(&util::tiny_dataset(5, 3, [4, 4, 3], 10, 7));
+    let mut bytes = testkit::encode(&testkit::tiny_dataset(5, 3, [4, 4, 3], 10, 7));
     let entries = layout(&bytes);
     let images = entries
         .iter()
@@ -172,8 +170,8 @@ fn a_flipped_byte_fails_the_crc() {
 
 /// The encoded bytes of `d`, and `d` read back from a file of them and from a stream of them.
 fn file_and_stream(d: &Dataset) -> (Vec<u8>, [Dataset; 2]) {
-    let bytes = util::encode(d);
-    let dir = util::Dir::new();
+    let bytes = testkit::encode(d);
+    let dir = testkit::Dir::new();
     let path = dir.write("d.npz", &bytes);
     let from_file = read_path(&path).unwrap();
     let from_stream = rethink_dataset::read_from(&bytes[..], "<stdin>").unwrap();
@@ -183,7 +181,7 @@ fn file_and_stream(d: &Dataset) -> (Vec<u8>, [Dataset; 2]) {
 #[test]
 fn a_stream_reads_like_a_file_with_the_same_digest() {
     let (bytes, [from_file, from_stream]) =
-        file_and_stream(&util::tiny_dataset(9, 4, [3, 5, 3], 10, 21));
+        file_and_stream(&testkit::tiny_dataset(9, 4, [3, 5, 3], 10, 21));
     assert_eq!(from_file, from_stream);
     let digest = from_file.digest().unwrap();
     assert_eq!(Some(digest.clone()), from_stream.digest());
@@ -204,8 +202,8 @@ fn blake3_hex(bytes: &[u8]) -> String {
 #[test]
 fn large_entries_stream_through_their_own_mapping() {
     // 6 MB of training images: above the size at which a stream reads into anonymous memory.
-    let d = util::tiny_dataset(2000, 10, [32, 32, 3], 10, 5);
-    let bytes = util::encode(&d);
+    let d = testkit::tiny_dataset(2000, 10, [32, 32, 3], 10, 5);
+    let bytes = testkit::encode(&d);
     let back = rethink_dataset::read_from(&bytes[..], "<stdin>").unwrap();
     assert_eq!(back, d);
     let cut = bytes.len() / 2;
@@ -221,7 +219,7 @@ fn large_entries_stream_through_their_own_mapping() {
 #[test]
 fn arrays_read_keep_their_verified_crc_so_rewriting_them_does_not_hash_again() {
     // 6 MB of images: a stream reads them into a huge-page buffer, hashing as they arrive.
-    let (bytes, reads) = file_and_stream(&util::tiny_dataset(2000, 10, [32, 32, 3], 10, 5));
+    let (bytes, reads) = file_and_stream(&testkit::tiny_dataset(2000, 10, [32, 32, 3], 10, 5));
     for read in reads {
         for split in [read.train.as_ref().unwrap(), read.test.as_ref().unwrap()] {
             let rethink_dataset::Pixels::U8(px) = split.images.pixels() else {
@@ -231,7 +229,7 @@ fn arrays_read_keep_their_verified_crc_so_rewriting_them_does_not_hash_again() {
         }
         // Written with the remembered CRCs, the file is byte-identical (and numpy-valid: the
         // interop tests read such files).
-        assert_eq!(util::encode(&read), bytes);
+        assert_eq!(testkit::encode(&read), bytes);
     }
 }
 
@@ -267,7 +265,7 @@ fn deferred_images_written_to_a_file_are_streamed_to_the_same_bytes() {
     };
     let mut expected = Vec::new();
     write_to(&dataset(held), &mut expected, "held").unwrap();
-    let dir = util::Dir::new();
+    let dir = testkit::Dir::new();
     let path = dir.path("streamed.npz");
     let mut file = std::fs::File::create(&path).unwrap();
     let fresh = Images::deferred([n, 4, 4, 1], Dtype::F32, Ramp(d));

@@ -7,14 +7,12 @@
 //! here (deflated with zip64 sizes, as numpy writes them, or stored) whose `.npy` headers are
 //! corrupted before compression. `FUZZ_ITERATIONS` and `FUZZ_SEED` run it longer or elsewhere.
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use rethink_dataset::{Bytes, ReadLimits, read_bytes_limited, read_from_limited, read_path};
-use util::Gen;
+use rethink_testkit as testkit;
+use testkit::Gen;
 
 const NUMPY_COMPRESSED: &[u8] = include_bytes!("data/numpy-compressed.npz");
 const NUMPY_COMPRESSED_STREAMED: &[u8] = include_bytes!("data/numpy-compressed-streamed.npz");
@@ -208,7 +206,7 @@ const BAD_HEADERS: &[(&str, &str)] = &[
 /// The seeds the fuzzer mutates.
 fn seeds() -> Vec<(&'static str, Vec<u8>)> {
     let valid = entries_with_images_header(&dict("|u1", "(5, 4, 4, 3)"));
-    let ours = util::encode(&util::tiny_dataset(5, 2, [4, 4, 3], 3, 18));
+    let ours = testkit::encode(&testkit::tiny_dataset(5, 2, [4, 4, 3], 3, 18));
     vec![
         ("numpy savez_compressed", NUMPY_COMPRESSED.to_vec()),
         (
@@ -433,7 +431,7 @@ fn mutated_files_give_one_line_errors_and_never_panic() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(18);
-    let dir = util::Dir::new();
+    let dir = testkit::Dir::new();
     let path = dir.path("fuzz.npz");
     let seeds = seeds();
     let started = std::time::Instant::now();
@@ -633,7 +631,7 @@ fn a_lying_declared_size_is_neither_trusted_nor_exceeded() {
 fn a_huge_stored_size_on_a_stream_is_an_error_not_an_abort() {
     // Our own stored layout, with train_images claiming 2^60 bytes: a pipe cannot tell how much
     // is coming, so the reader must not commit memory for the claim.
-    let mut bytes = util::encode(&util::tiny_dataset(5, 2, [4, 4, 3], 3, 1));
+    let mut bytes = testkit::encode(&testkit::tiny_dataset(5, 2, [4, 4, 3], 3, 1));
     let h = positions(&bytes, b"PK\x03\x04")[1];
     for (at, v) in [(18, u32::MAX), (22, u32::MAX)] {
         bytes[h + at..h + at + 4].copy_from_slice(&v.to_le_bytes());

@@ -2,34 +2,17 @@
 //! writes (`savez`, `savez_compressed`, and `savez` to a pipe, which uses data descriptors) read back
 //! equal. Needs the project venv (`make setup`).
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
-use std::process::Command;
-
-fn python(script: &str, args: &[&std::path::Path]) -> String {
-    let out = Command::new(util::python())
-        .arg("-c")
-        .arg(script)
-        .args(args)
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "python failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use rethink_testkit as testkit;
+use rethink_testkit::run_python;
 
 #[test]
 fn numpy_loads_our_files_with_the_same_values() {
-    let dir = util::Dir::new();
-    let mut d = util::tiny_dataset(7, 4, [5, 6, 3], 10, 3);
+    let dir = testkit::Dir::new();
+    let mut d = testkit::tiny_dataset(7, 4, [5, 6, 3], 10, 3);
     d.train_clean_labels = Some(vec![1, 2, 3, 4, 5, 6, 7]);
     d.train_corrupted = Some(vec![1, 0, 1, 0, 1, 0, 1]);
     let path = dir.dataset("ours.npz", &d);
-    let printed = python(
+    let printed = run_python(
         r#"
 import sys, json, numpy as np
 z = np.load(sys.argv[1])
@@ -67,11 +50,11 @@ print(list(z.keys()))
 
 #[test]
 fn files_written_by_numpy_read_back_equal() {
-    let dir = util::Dir::new();
+    let dir = testkit::Dir::new();
     let plain = dir.path("plain.npz");
     let compressed = dir.path("compressed.npz");
     let streamed = dir.path("streamed.npz");
-    python(
+    run_python(
         r#"
 import sys, io, json, numpy as np
 rng = np.random.default_rng(5)
@@ -105,7 +88,7 @@ p = Pipe(); np.savez(p, **arrays); open(sys.argv[3], "wb").write(bytes(p.buf))
     assert_eq!(f.len(), 48);
     // Our rewrite of a numpy file loads in numpy equal to the original.
     let ours = dir.dataset("rewritten.npz", &a);
-    let same = python(
+    let same = run_python(
         r#"
 import sys, numpy as np
 x, y = np.load(sys.argv[1]), np.load(sys.argv[2])
@@ -118,9 +101,9 @@ print(all(np.array_equal(x[k], y[k]) for k in x.files if k != "meta"))
 
 #[test]
 fn a_numpy_file_without_meta_gets_numbered_classes() {
-    let dir = util::Dir::new();
+    let dir = testkit::Dir::new();
     let path = dir.path("bare.npz");
-    python(
+    run_python(
         "import sys, numpy as np; np.savez(sys.argv[1], train_images=np.zeros((3,2,2,1), np.uint8), train_labels=np.array([0, 4, 1], np.uint8))",
         &[&path],
     );
@@ -131,10 +114,10 @@ fn a_numpy_file_without_meta_gets_numbered_classes() {
 
 #[test]
 fn a_meta_from_another_program_gets_defaults_for_missing_fields_and_keeps_the_rest() {
-    let dir = util::Dir::new();
+    let dir = testkit::Dir::new();
     let no_name = dir.path("other.npz");
     let nothing_of_ours = dir.path("bare-meta.npz");
-    python(
+    run_python(
         r#"
 import sys, json, numpy as np
 def meta(d): return np.frombuffer(json.dumps(d).encode(), dtype=np.uint8)
@@ -161,7 +144,7 @@ np.savez(sys.argv[2], meta=meta({"name": None, "note": "made by hand"}), **array
     let ours = dir.dataset("rewritten.npz", &d);
     let again = rethink_dataset::read_path(&ours).unwrap();
     assert_eq!(again.meta, d.meta);
-    let printed = python(
+    let printed = run_python(
         "import sys, json, numpy as np; m = json.loads(bytes(np.load(sys.argv[1])['meta']).decode()); print(json.dumps([m['name'], m['origin']]))",
         &[&ours],
     );
@@ -172,7 +155,7 @@ np.savez(sys.argv[2], meta=meta({"name": None, "note": "made by hand"}), **array
 
     // What cannot be a meta is still refused, in one line.
     let list = dir.path("list-meta.npz");
-    python(
+    run_python(
         "import sys, numpy as np; np.savez(sys.argv[1], meta=np.frombuffer(b'[1, 2]', np.uint8), train_images=np.zeros((1,1,1,1), np.uint8), train_labels=np.zeros(1, np.uint8))",
         &[&list],
     );
@@ -189,7 +172,7 @@ np.savez(sys.argv[2], meta=meta({"name": None, "note": "made by hand"}), **array
 /// none is misread.
 #[test]
 fn numpy_defaults_met_in_the_wild_are_read_correctly_or_refused_in_one_line() {
-    let dir = util::Dir::new();
+    let dir = testkit::Dir::new();
     let names = [
         "int64-labels",
         "float64-images",
@@ -206,7 +189,7 @@ fn numpy_defaults_met_in_the_wild_are_read_correctly_or_refused_in_one_line() {
         .map(|n| dir.path(&format!("{n}.npz")))
         .collect();
     let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
-    python(
+    run_python(
         r#"
 import sys, numpy as np
 img = np.arange(2 * 2 * 2 * 1, dtype=np.uint8).reshape(2, 2, 2, 1)

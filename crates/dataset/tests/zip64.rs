@@ -3,13 +3,11 @@
 //! Python's `zipfile` (which checks the CRC-32) read it back with the same values. Takes tens of
 //! seconds: it is `#[ignore]`d in `make test` and run by `make test-slow` (which CI runs too).
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
 use std::fs::File;
 use std::io::{self, Seek, SeekFrom, Write};
 
 use rethink_dataset::{Dataset, Dtype, Generate, Images, Meta, Split};
+use rethink_testkit as testkit;
 
 /// Images of 512×512×1: 16,385 of them are 4,295,229,440 bytes, just over 4 GiB.
 const N: usize = 16_385;
@@ -76,7 +74,7 @@ impl Seek for Sparse {
 #[ignore = "slow (writes and reads a 4 GiB entry): make test-slow"]
 fn an_entry_over_4_gib_is_written_and_read_back_by_us_and_by_python() {
     let started = std::time::Instant::now();
-    let dir = util::Dir::new();
+    let dir = testkit::Dir::new();
     let path = dir.path("big.npz");
     let labels: Vec<u16> = (0..N).map(|i| (i % 3) as u16).collect();
     let dataset = Dataset::new(
@@ -125,7 +123,7 @@ fn an_entry_over_4_gib_is_written_and_read_back_by_us_and_by_python() {
     eprintln!("read by us in {:.1?}", started.elapsed());
 
     // Python's zipfile: the sizes, every byte (its CRC-32 check runs at the end of the entry).
-    let out = std::process::Command::new(util::python())
+    let out = std::process::Command::new(testkit::python())
         .arg("-c")
         .arg(
             r#"

@@ -6,8 +6,6 @@
 
 mod archive;
 mod download;
-#[cfg(any(test, feature = "test-server"))]
-pub mod test_server;
 
 pub use archive::{Capped, is_gzip, maybe_gunzip, open_maybe_gz, read_maybe_gz, visit_tar};
 pub use download::{

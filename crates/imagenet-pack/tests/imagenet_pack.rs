@@ -3,15 +3,12 @@
 //! --size are only cropped, so output pixels can be checked against the source exactly
 //! (lossless sources and JPEGs of uniform blocks at quality 100; YCbCr colors within 1).
 
-#[path = "../../../tests/run.rs"]
-mod util;
-
 use std::path::Path;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::{ExtendedColorType, ImageEncoder};
 use rethink_dataset::Dataset;
-use util::Run;
+use rethink_testkit::Run;
 
 const BIN: &str = env!("CARGO_BIN_EXE_imagenet-pack");
 
@@ -357,20 +354,8 @@ fn with_declared_size(jpeg: &[u8], width: u16, height: u16) -> Vec<u8> {
 /// allocates what a header declares dies there), with `env` set. Two decoding threads and two
 /// malloc arenas, so that address space reserved per thread on a many-core machine stays small.
 fn run_bounded(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let output = std::process::Command::new("bash")
-        .args(["-c", r#"ulimit -v 2097152; exec "$@""#, "sh", BIN])
-        .args(args)
-        .args(["--jobs", "2"])
-        .env("MALLOC_ARENA_MAX", "2")
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    Run {
-        command: format!("(ulimit -v 2097152) {BIN} {} {env:?}", args.join(" ")),
-        output,
-    }
+    let args: Vec<&str> = args.iter().copied().chain(["--jobs", "2"]).collect();
+    Run::with_memory_limit(BIN, dir, &args, env, 2 << 20)
 }
 
 #[test]

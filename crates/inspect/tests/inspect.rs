@@ -1,16 +1,14 @@
 //! `inspect` as a user runs it: on our files, numpy's files, pipes, and bad input.
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
-use util::{Dir, TestCommand, assert_one_line_error};
+use rethink_testkit as testkit;
+use rethink_testkit::{Dir, TestCommand, assert_one_line_error};
 
 fn inspect() -> TestCommand {
     TestCommand::new(env!("CARGO_BIN_EXE_inspect"))
 }
 
 fn corrupted_dataset() -> rethink_dataset::Dataset {
-    let mut d = util::tiny_dataset(40, 10, [6, 6, 3], 4, 11);
+    let mut d = testkit::tiny_dataset(40, 10, [6, 6, 3], 4, 11);
     let train = d.train.as_ref().unwrap();
     let clean = train.labels.clone();
     let mut labels = clean.clone();
@@ -66,7 +64,7 @@ fn json_reports_entries_histograms_noise_and_pixel_moments() {
 
 #[test]
 fn text_shows_history_classes_and_the_noise_line_from_a_pipe() {
-    let bytes = util::encode(&corrupted_dataset());
+    let bytes = testkit::encode(&corrupted_dataset());
     let text = inspect().arg("-").pipe(bytes).stdout_text();
     assert!(text.contains("dataset    tiny (4 classes)"), "{text}");
     assert!(
@@ -103,7 +101,7 @@ fn grid_draws_one_row_per_class_with_red_frames_on_changed_labels() {
         red > 0,
         "a changed label in the first images should be framed red"
     );
-    let plain = dir.dataset("p.npz", &util::tiny_dataset(20, 0, [6, 6, 3], 4, 1));
+    let plain = dir.dataset("p.npz", &testkit::tiny_dataset(20, 0, [6, 6, 3], 4, 1));
     let png2 = dir.path("plain.png");
     inspect().arg(&plain).arg("--grid").arg(&png2).stdout();
     assert_eq!(
@@ -121,7 +119,7 @@ fn grid_draws_one_row_per_class_with_red_frames_on_changed_labels() {
 fn works_on_a_file_numpy_wrote() {
     let dir = Dir::new();
     let path = dir.path("np.npz");
-    let ok = std::process::Command::new(util::python())
+    let ok = std::process::Command::new(testkit::python())
         .arg("-c")
         .arg("import sys, numpy as np; np.savez_compressed(sys.argv[1], test_images=np.full((5,3,3,1), 7, np.uint8), test_labels=np.arange(5, dtype=np.uint8))")
         .arg(&path)
@@ -138,7 +136,7 @@ fn works_on_a_file_numpy_wrote() {
 #[test]
 fn bad_input_is_a_one_line_error_with_exit_1() {
     let dir = Dir::new();
-    let good = util::encode(&util::tiny_dataset(6, 2, [4, 4, 3], 10, 2));
+    let good = testkit::encode(&testkit::tiny_dataset(6, 2, [4, 4, 3], 10, 2));
     let truncated = dir.write("truncated.npz", &good[..good.len() / 2]);
     assert_one_line_error(
         &inspect().arg(&truncated).assert_exit_code(1),
@@ -184,7 +182,7 @@ fn bad_input_is_a_one_line_error_with_exit_1() {
     ];
     for (name, arrays, message) in cases {
         let path = dir.path(name);
-        let ok = std::process::Command::new(util::python())
+        let ok = std::process::Command::new(testkit::python())
             .arg("-c")
             .arg(format!(
                 "import sys, numpy as np; np.savez(sys.argv[1], {arrays})"
@@ -202,7 +200,7 @@ fn bad_input_is_a_one_line_error_with_exit_1() {
 fn usage_errors_exit_2() {
     inspect().arg("--no-such-flag").assert_exit_code(2);
     let dir = Dir::new();
-    let path = dir.dataset("d.npz", &util::tiny_dataset(3, 0, [2, 2, 1], 2, 1));
+    let path = dir.dataset("d.npz", &testkit::tiny_dataset(3, 0, [2, 2, 1], 2, 1));
     inspect()
         .arg(&path)
         .args(["--grid", "g.png", "--split", "validation"])

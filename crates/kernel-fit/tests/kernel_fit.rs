@@ -2,14 +2,12 @@
 //! check the numbers: exact interpolation of true and random labels, a norm computed by hand,
 //! random features at N = n, the memory refusal, and one-line errors for bad input.
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
 use std::path::Path;
 
 use rethink_dataset::{Dataset, Images, Meta, Split};
 use rethink_runs::{KernelConfig, KernelSummary, Method, RunKind};
-use util::{Dir, Gen, TestCommand, assert_one_line_error};
+use rethink_testkit as testkit;
+use rethink_testkit::{Dir, Gen, TestCommand, assert_one_line_error};
 
 fn kernel_fit() -> TestCommand {
     TestCommand::new(env!("CARGO_BIN_EXE_kernel-fit"))
@@ -331,7 +329,7 @@ fn bad_input_gets_one_line_errors_and_writes_nothing() {
         }),
         None,
     );
-    let mut bytes = util::encode(&d);
+    let mut bytes = testkit::encode(&d);
     patch_pixel(&mut bytes, "train_images", 1234.5, f32::NAN);
     let nan_file = dir.write("nan.npz", &bytes);
     let err = fit()

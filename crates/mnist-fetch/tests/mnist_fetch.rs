@@ -2,15 +2,11 @@
 //! [N,28,28,1] images, labels, class names and checksums; the download path against a local
 //! server; bad files failing in one line; and the real Fashion-MNIST from Debian's package.
 
-#[path = "../../../tests/run.rs"]
-mod util;
-
 use std::io::Write;
 use std::path::Path;
 
 use rethink_fetch::md5_hex;
-use rethink_fetch::test_server::TestServer;
-use util::Run;
+use rethink_testkit::{Run, TestServer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_mnist-fetch");
 
@@ -315,25 +311,13 @@ fn run_bounded(files: &[(&str, Vec<u8>)], env: &[(&str, &str)]) -> (Run, tempfil
     for (name, body) in files {
         std::fs::write(raw.join(name), body).unwrap();
     }
-    let output = std::process::Command::new("bash")
-        .args([
-            "-c",
-            r#"ulimit -v 1048576; exec "$0" --dir raw -o o.npz"#,
-            BIN,
-        ])
-        .current_dir(dir.path())
-        // Few threads and malloc arenas: per-thread reservations on a many-core machine would
-        // otherwise count against the limit.
-        .env("RAYON_NUM_THREADS", "2")
-        .env("MALLOC_ARENA_MAX", "2")
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    let run = Run {
-        command: format!("(ulimit -v 1048576) {BIN} --dir raw -o o.npz {env:?}"),
-        output,
-    };
+    let run = Run::with_memory_limit(
+        BIN,
+        dir.path(),
+        &["--dir", "raw", "-o", "o.npz"],
+        env,
+        1 << 20,
+    );
     (run, dir)
 }
 

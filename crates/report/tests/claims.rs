@@ -2,13 +2,18 @@
 //! Fixtures have 10 classes and 200 test images: chance is 10%, its 99% binomial interval
 //! [5%, 16%] (10 to 32 correct, computed exactly).
 
-mod util;
-
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use rethink_testkit::Run;
+use rethink_testkit::runs::Fixture;
 use serde_json::Value;
-use util::{Fixture, report};
+
+/// Runs the `report` binary built for these tests.
+fn report(args: &[&dyn AsRef<OsStr>]) -> Run {
+    Run::with_args(env!("CARGO_BIN_EXE_report"), args)
+}
 
 /// Steps to fit and final test accuracy of the paper-like study, per condition.
 const STUDY: [(&str, u64, f64); 9] = [
@@ -416,21 +421,21 @@ fn figures_of_the_study_are_not_blank() {
         assert!(colours.len() > 8, "{fig}: {} colours", colours.len());
     }
     // Seed bands: two seeds whose test error differs by one point at p < 1 (Figure 1c).
-    let rows = util::read_csv(&tmp.path().join("report/fig1c.csv"));
+    let rows = rethink_testkit::csv::read_csv(&tmp.path().join("report/fig1c.csv"));
     let at_0 = rows
         .iter()
         .find(|r| r["series"] == "MLP 1x512" && r["x"] == "0")
         .unwrap();
     assert!(
-        (util::num(at_0, "seed_min") - 20.0).abs() < 1e-9,
+        (rethink_testkit::csv::num(at_0, "seed_min") - 20.0).abs() < 1e-9,
         "{at_0:?}"
     );
     assert!(
-        (util::num(at_0, "seed_max") - 21.0).abs() < 1e-9,
+        (rethink_testkit::csv::num(at_0, "seed_max") - 21.0).abs() < 1e-9,
         "{at_0:?}"
     );
     // Curves against steps start at step 0 (Figure 1a: the first loss record is at step 0).
-    let fig1a = util::read_csv(&tmp.path().join("report/fig1a.csv"));
+    let fig1a = rethink_testkit::csv::read_csv(&tmp.path().join("report/fig1a.csv"));
     assert!(fig1a.iter().any(|r| r["x"] == "0"));
 }
 

@@ -3,26 +3,18 @@
 //! rank agreement, EL2N), the hardest/easiest lists (parsed by `subset`'s own reader), the ECDF
 //! figure (its series and a non-blank PNG), and a malformed file refused with its name.
 
-mod util;
-
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use util::{Fixture, assert_close, num, read_csv, report, series};
+use rethink_testkit::Run;
+use rethink_testkit::csv::{assert_close, num, read_csv, series};
+use rethink_testkit::runs::Fixture;
 
-/// The project's Python with numpy (`make setup`); `RETHINK_PYTHON` overrides it.
-fn python() -> PathBuf {
-    if let Ok(p) = std::env::var("RETHINK_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python");
-    assert!(
-        p.exists(),
-        "{} is missing: run `make setup` (it creates the venv with numpy)",
-        p.display()
-    );
-    p
+/// Runs the `report` binary built for these tests.
+fn report(args: &[&dyn AsRef<OsStr>]) -> Run {
+    Run::with_args(env!("CARGO_BIN_EXE_report"), args)
 }
 
 /// Writes `per_example.npz` with numpy: `histories` one string per example ('1' = correct at
@@ -56,7 +48,7 @@ assert bad or (np.unpackbits(z['correct'], axis=1, count=n).astype(bool) == corr
 "#;
 
 fn write_npz(run: &Path, histories: &[&str], corrupted: &str, el2n: &str, bad: &str) {
-    let status = Command::new(python())
+    let status = Command::new(rethink_testkit::python())
         .args(["-c", WRITER])
         .arg(run.join("per_example.npz"))
         .args([&histories.join(","), corrupted, el2n, bad])

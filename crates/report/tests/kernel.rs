@@ -1,15 +1,21 @@
 //! `report` on `kernel-fit` run folders (`"kind": "kernel"`): the Section 5 table, the
 //! double-descent figures of a random-features sweep, and kernel runs beside `train` runs.
 
-mod util;
-
+use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use rethink_runs::{
     Corruption, FeatureMap, KERNEL_KIND, KernelConfig, KernelSummary, Method, SCHEMA_VERSION,
 };
-use util::{Fixture, assert_close, num, read_csv, report, series};
+use rethink_testkit::Run;
+use rethink_testkit::csv::{assert_close, num, read_csv, series};
+use rethink_testkit::runs::Fixture;
+
+/// Runs the `report` binary built for these tests.
+fn report(args: &[&dyn AsRef<OsStr>]) -> Run {
+    Run::with_args(env!("CARGO_BIN_EXE_report"), args)
+}
 
 /// Writes a kernel run folder the way kernel-fit does (config.json and summary.json).
 fn kernel_run(

@@ -2,15 +2,20 @@
 //! corrupted and redrawn subsets of memorization (item 8), Figure 1a as small multiples and
 //! Figure 2 with the paper's settings only (item 9). Each test fails on the report before them.
 
-mod util;
-
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use util::{Fixture, assert_close, num, read_csv, report, series};
+use rethink_testkit::Run;
+use rethink_testkit::csv::{assert_close, num, read_csv, series};
+use rethink_testkit::runs::Fixture;
 
-fn run_report(dirs: &[PathBuf], out: &Path, extra: &[&str]) -> util::Run {
+/// Runs the `report` binary built for these tests.
+fn report(args: &[&dyn AsRef<OsStr>]) -> Run {
+    Run::with_args(env!("CARGO_BIN_EXE_report"), args)
+}
+
+fn run_report(dirs: &[PathBuf], out: &Path, extra: &[&str]) -> Run {
     let mut args: Vec<&dyn AsRef<OsStr>> = dirs.iter().map(|d| d as _).collect();
     args.push(&"--out");
     args.push(&out);

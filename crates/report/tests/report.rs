@@ -2,11 +2,17 @@
 //! convergence times, the figures (valid PNG/SVG of the requested size, the plotted series), and
 //! the bad inputs (no metrics, a torn last line, mixed datasets).
 
-mod util;
-
+use std::ffi::OsStr;
 use std::fs;
 
-use util::{Fixture, assert_close, num, read_csv, report, series};
+use rethink_testkit::Run;
+use rethink_testkit::csv::{assert_close, num, read_csv, series};
+use rethink_testkit::runs::Fixture;
+
+/// Runs the `report` binary built for these tests.
+fn report(args: &[&dyn AsRef<OsStr>]) -> Run {
+    Run::with_args(env!("CARGO_BIN_EXE_report"), args)
+}
 
 #[test]
 fn seeds_are_averaged_and_other_settings_make_their_own_rows() {

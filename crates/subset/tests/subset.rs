@@ -1,11 +1,9 @@
 //! `subset` as a user runs it: sizes, class balance, carried masks, determinism and bad input.
 
-#[path = "../../../tests/util.rs"]
-mod util;
-
 use proptest::prelude::*;
 use rethink_dataset::{Dataset, Images, Meta, Split};
-use util::{Dir, TestCommand, assert_one_line_error, decode, encode};
+use rethink_testkit as testkit;
+use rethink_testkit::{Dir, TestCommand, assert_one_line_error, decode, encode};
 
 fn subset() -> TestCommand {
     TestCommand::new(env!("CARGO_BIN_EXE_subset"))
@@ -207,7 +205,7 @@ fn bad_input_gives_one_line_and_the_right_exit_code() {
         .arg(&path)
         .args(["--train", "-3"])
         .assert_exit_code(2);
-    let test_only = dir.dataset("shard.npz", &util::tiny_dataset(0, 5, [2, 2, 1], 3, 1));
+    let test_only = dir.dataset("shard.npz", &testkit::tiny_dataset(0, 5, [2, 2, 1], 3, 1));
     let err = subset()
         .arg(&test_only)
         .args(["--train", "1", "-o"])

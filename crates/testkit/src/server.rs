@@ -1,7 +1,6 @@
 //! A minimal HTTP/1.1 file server on 127.0.0.1 for the download tests of the fetch tools (no test
 //! may touch the internet). It serves fixed bodies by path, answers 404 otherwise, counts the
-//! requests and stops when dropped. Built only for tests: the tools' test builds enable the
-//! `test-server` feature through their [dev-dependencies], so no release binary holds it.
+//! requests and stops when dropped.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

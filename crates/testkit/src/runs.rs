@@ -1,25 +1,28 @@
-//! Test harness: fixture run directories in the format `train` writes, and a runner for the real
-//! `report` binary that shows the command, status and stderr when an assertion fails.
-
-#![allow(dead_code)]
+//! Run folders in the format `train` writes (config.json, metrics.jsonl, summary.json), with
+//! exactly the numbers a test gives, for the tests of the tools that read them (`report`).
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
 /// One fixture run: the numbers it reports are exactly the ones given here.
 #[derive(Clone)]
 pub struct Fixture {
+    /// The folder's name under the directory it is written into.
     pub name: String,
+    /// `train --model` (`mlp-1x512`, `inception-small`, ...).
     pub model: String,
+    /// The dataset's name (default `cifar10`).
     pub dataset: String,
     /// `None` = true data; else (label corruption p, pixels kind).
     pub corruption: Option<(f64, Option<&'static str>)>,
+    /// `train --augment` kinds.
     pub augment: Vec<&'static str>,
+    /// `train --weight-decay`.
     pub weight_decay: f64,
+    /// `train --seed`, also written into the dataset's history.
     pub seed: u64,
     /// (step, train_acc, test_acc), fractions.
     pub evals: Vec<(u64, f64, f64)>,
@@ -27,6 +30,7 @@ pub struct Fixture {
     pub losses: Vec<(u64, f64)>,
     /// Per eval: (accuracy on the clean subset, on the corrupted subset).
     pub subsets: Option<Vec<(f64, f64)>>,
+    /// Has a summary.json (false: a run still in progress).
     pub finished: bool,
     /// `schema_version` to write (`None`: a folder from before schema 1, without the new fields).
     pub schema: Option<u32>,
@@ -36,10 +40,13 @@ pub struct Fixture {
     pub redrawn: Option<Vec<f64>>,
     /// summary.json's (corrupted_count, redrawn_count).
     pub counts: Option<(usize, usize)>,
+    /// Built with BatchNorm (config.json's `batchnorm`).
     pub batchnorm: bool,
 }
 
 impl Fixture {
+    /// A finished run of `model` on true CIFAR-10 labels that fits in 1000 steps (test
+    /// accuracy 0.5), seed 1, before schema 1.
     pub fn new(name: &str, model: &str) -> Fixture {
         Fixture {
             name: name.to_string(),
@@ -66,55 +73,68 @@ impl Fixture {
         self.schema = Some(v);
         self
     }
+    /// Top-5 accuracies per evaluation (train, test); needs a schema.
     pub fn top5(mut self, t: &[(f64, f64)]) -> Self {
         self.top5 = Some(t.to_vec());
         self
     }
+    /// Accuracy on the redrawn subset per evaluation; needs a schema.
     pub fn redrawn(mut self, r: &[f64]) -> Self {
         self.redrawn = Some(r.to_vec());
         self
     }
+    /// summary.json's corrupted and redrawn counts; needs a schema.
     pub fn counts(mut self, corrupted: usize, redrawn: usize) -> Self {
         self.counts = Some((corrupted, redrawn));
         self
     }
+    /// Built without BatchNorm.
     pub fn no_batchnorm(mut self) -> Self {
         self.batchnorm = false;
         self
     }
 
+    /// Another seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
         self
     }
+    /// Another dataset name.
     pub fn dataset(mut self, d: &str) -> Self {
         self.dataset = d.to_string();
         self
     }
+    /// Labels corrupted with probability `p`.
     pub fn labels(mut self, p: f64) -> Self {
         self.corruption = Some((p, None));
         self
     }
+    /// Pixels corrupted: `shuffle`, `random` or `gaussian`.
     pub fn pixels(mut self, kind: &'static str) -> Self {
         self.corruption = Some((0.0, Some(kind)));
         self
     }
+    /// Trained with these augmentations.
     pub fn augment(mut self, a: &[&'static str]) -> Self {
         self.augment = a.to_vec();
         self
     }
+    /// Trained with weight decay `wd`.
     pub fn weight_decay(mut self, wd: f64) -> Self {
         self.weight_decay = wd;
         self
     }
+    /// The evaluations: (step, train accuracy, test accuracy).
     pub fn evals(mut self, e: &[(u64, f64, f64)]) -> Self {
         self.evals = e.to_vec();
         self
     }
+    /// The training loss lines: (step, loss).
     pub fn losses(mut self, l: &[(u64, f64)]) -> Self {
         self.losses = l.to_vec();
         self
     }
+    /// Per evaluation: accuracy on the clean and on the corrupted subset.
     pub fn subsets(mut self, s: &[(f64, f64)]) -> Self {
         self.subsets = Some(s.to_vec());
         self
@@ -134,6 +154,7 @@ impl Fixture {
         ];
         self
     }
+    /// Still training: no summary.json.
     pub fn unfinished(mut self) -> Self {
         self.finished = false;
         self
@@ -243,117 +264,4 @@ impl Fixture {
         }
         run
     }
-}
-
-/// A finished `report` invocation.
-pub struct Run {
-    pub cmd: String,
-    pub output: Output,
-}
-
-impl Run {
-    pub fn stderr(&self) -> String {
-        String::from_utf8_lossy(&self.output.stderr).into_owned()
-    }
-
-    pub fn code(&self) -> i32 {
-        self.output.status.code().unwrap_or(-1)
-    }
-
-    #[track_caller]
-    pub fn assert_code(&self, code: i32) -> &Self {
-        assert_eq!(
-            self.code(),
-            code,
-            "command: {}\nstatus: {}\nstderr:\n{}",
-            self.cmd,
-            self.output.status,
-            self.stderr()
-        );
-        self
-    }
-}
-
-pub fn report(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_report"));
-    for a in args {
-        cmd.arg(a);
-    }
-    let text = format!(
-        "report {}",
-        args.iter()
-            .map(|a| a.as_ref().to_string_lossy().into_owned())
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    Run {
-        cmd: text,
-        output: cmd.output().expect("run report"),
-    }
-}
-
-/// `table.csv` (or any figure CSV) as header-keyed records.
-pub fn read_csv(path: &Path) -> Vec<BTreeMap<String, String>> {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut lines = text.lines();
-    let header = split_csv(lines.next().unwrap());
-    lines
-        .map(|l| {
-            let fields = split_csv(l);
-            assert_eq!(
-                fields.len(),
-                header.len(),
-                "{}: ragged line {l:?}",
-                path.display()
-            );
-            header.iter().cloned().zip(fields).collect()
-        })
-        .collect()
-}
-
-fn split_csv(line: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut quoted = false;
-    let mut chars = line.chars().peekable();
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                cur.push('"');
-                chars.next();
-            }
-            ('"', _) => quoted = !quoted,
-            (',', false) => out.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    out.push(cur);
-    out
-}
-
-/// The series of a figure CSV: name → points, in file order.
-pub fn series(path: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
-    let mut out: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
-    for rec in read_csv(path) {
-        let point = (rec["x"].parse().unwrap(), rec["y"].parse().unwrap());
-        match out.iter_mut().find(|(n, _)| *n == rec["series"]) {
-            Some((_, pts)) => pts.push(point),
-            None => out.push((rec["series"].clone(), vec![point])),
-        }
-    }
-    out
-}
-
-pub fn num(rec: &BTreeMap<String, String>, key: &str) -> f64 {
-    rec[key]
-        .parse()
-        .unwrap_or_else(|_| panic!("{key}: not a number: {:?}", rec[key]))
-}
-
-#[track_caller]
-pub fn assert_close(actual: f64, expected: f64) {
-    assert!(
-        (actual - expected).abs() < 1e-6,
-        "expected {expected}, got {actual}"
-    );
 }
