@@ -34,7 +34,14 @@ const NOT_THE_EXPERIMENT: &[&str] = &[
 const ADDED_WITH_DEFAULTS: &[(&str, &str)] = &[("precision", "\"f32\""), ("pad", "null")];
 
 /// Keys shown in their own table columns; any other key that differs goes into "settings".
-const OWN_COLUMNS: &[&str] = &["model", "batchnorm", "augment", "weight_decay", "dropout"];
+const OWN_COLUMNS: &[&str] = &[
+    "model",
+    "batchnorm",
+    "augment",
+    "weight_decay",
+    "dropout",
+    "precision",
+];
 
 /// Runs that are seeds of one experiment.
 #[derive(Debug, Clone)]
@@ -49,6 +56,9 @@ pub struct Group {
     pub augment: Vec<String>,
     pub weight_decay: f64,
     pub dropout: f64,
+    /// `train --precision`: "f32", or "bf16" (mixed precision); runs of different precision are
+    /// different experiments.
+    pub precision: String,
     /// Other config values that differ between the runs of this report, `key=value`.
     pub settings: Vec<String>,
 }
@@ -113,7 +123,13 @@ impl Group {
                     r
                 }
             }
-            Part::Settings => self.settings_label(),
+            Part::Settings => {
+                let mut label = self.settings_label();
+                if self.precision != "f32" {
+                    label = format!("{} {label}", self.precision).trim_end().to_string();
+                }
+                label
+            }
         }
     }
 }
@@ -210,6 +226,7 @@ pub fn group_runs(runs: &[Run]) -> Vec<Group> {
             augment: run.augment.clone(),
             weight_decay: run.weight_decay,
             dropout: run.dropout,
+            precision: keys[i]["precision"].trim_matches('"').to_string(),
             settings,
         });
     }
@@ -220,8 +237,11 @@ pub fn group_runs(runs: &[Run]) -> Vec<Group> {
             .cmp(&(&b.dataset, b.model_label(), b.corruption.pixels))
             .then(a.corruption.labels.total_cmp(&b.corruption.labels))
             .then_with(|| {
-                (a.regularizers_label(), a.settings_label())
-                    .cmp(&(b.regularizers_label(), b.settings_label()))
+                (a.regularizers_label(), a.settings_label(), &a.precision).cmp(&(
+                    b.regularizers_label(),
+                    b.settings_label(),
+                    &b.precision,
+                ))
             })
     });
     groups

@@ -35,6 +35,8 @@ pub struct Row {
     pub pixels: Option<Pixels>,
     pub regularizers: String,
     pub settings: String,
+    /// "f32" or "bf16" (`train --precision`).
+    pub precision: String,
     pub runs: Vec<String>,
     pub in_progress: usize,
     /// Percent.
@@ -94,6 +96,7 @@ pub fn rows(runs: &[Run], groups: &[Group], fit_threshold: f64, with_paper: bool
                 pixels: g.corruption.pixels,
                 regularizers: g.regularizers_label(),
                 settings: g.settings_label(),
+                precision: g.precision.clone(),
                 runs: members
                     .iter()
                     .map(|r| r.dir.display().to_string())
@@ -168,6 +171,7 @@ pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
         "pixels",
         "regularizers",
         "settings",
+        "precision",
         "runs",
         "in_progress",
         "train_acc_pct",
@@ -218,6 +222,7 @@ pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
             pixels_name(r.pixels).to_string(),
             csv_field(&r.regularizers),
             csv_field(&r.settings),
+            csv_field(&r.precision),
             r.runs.len().to_string(),
             r.in_progress.to_string(),
             mean(r.train_acc, 6),
@@ -280,6 +285,8 @@ fn pm(s: Option<Stat>, decimals: usize) -> String {
 pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
     let several_datasets = rows.iter().any(|r| r.dataset != rows[0].dataset);
     let any_settings = rows.iter().any(|r| !r.settings.is_empty());
+    // The precision column appears when a row is not the paper's float32.
+    let any_precision = rows.iter().any(|r| r.precision != "f32");
     let pct = fmt_num((fit_threshold * 1000.0).round() / 10.0);
     let top5 = Top5Columns::of(rows);
 
@@ -290,6 +297,9 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
     head.extend(["Model".into(), "Data".into(), "Regularizers".into()]);
     if any_settings {
         head.push("Settings".into());
+    }
+    if any_precision {
+        head.push("Precision".into());
     }
     head.extend([
         "Seeds".into(),
@@ -325,13 +335,17 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
         "|{}|",
         head.iter()
             .enumerate()
-            .map(
-                |(i, _)| if i < 3 + several_datasets as usize + any_settings as usize {
+            .map(|(i, _)| {
+                if i < 3
+                    + several_datasets as usize
+                    + any_settings as usize
+                    + any_precision as usize
+                {
                     "---"
                 } else {
                     "---:"
                 }
-            )
+            })
             .collect::<Vec<_>>()
             .join("|")
     );
@@ -344,6 +358,9 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
         cells.extend([r.model.clone(), r.data.clone(), r.regularizers.clone()]);
         if any_settings {
             cells.push(r.settings.clone());
+        }
+        if any_precision {
+            cells.push(r.precision.clone());
         }
         let mut seeds = r.runs.len().to_string();
         if r.in_progress > 0 {

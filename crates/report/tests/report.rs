@@ -76,6 +76,53 @@ fn seeds_are_averaged_and_other_settings_make_their_own_rows() {
     );
 }
 
+/// Runs of different precision (`train --precision`) are different experiments: never averaged,
+/// and each row says its precision (a CSV column always, a table column once a row is not f32).
+#[test]
+fn runs_of_different_precision_are_separate_rows_with_a_precision_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let out = dir.path().join("report");
+    let run = |name: &str, precision: &'static str, seed: u64, test: f64| {
+        Fixture::new(name, "inception-small")
+            .precision(precision)
+            .seed(seed)
+            .fits_at(1000, test, test)
+            .write(&runs)
+    };
+    let dirs = [
+        run("f32-s1", "f32", 1, 0.50),
+        run("f32-s2", "f32", 2, 0.52),
+        run("bf16-s1", "bf16", 1, 0.60),
+        run("bf16-s2", "bf16", 2, 0.62),
+    ];
+    report(&[&dirs[0], &dirs[1], &dirs[2], &dirs[3], &"--out", &out]).assert_code(0);
+    let rows = read_csv(&out.join("table.csv"));
+    assert_eq!(rows.len(), 2, "one row per precision: {rows:?}");
+    for (precision, mean) in [("f32", 51.0), ("bf16", 61.0)] {
+        let row = rows.iter().find(|r| r["precision"] == precision).unwrap();
+        assert_eq!(row["runs"], "2");
+        assert_close(num(row, "test_acc_pct"), mean);
+        assert_eq!(
+            row["settings"], "",
+            "precision has its own column, not a setting"
+        );
+    }
+    let md = fs::read_to_string(out.join("table.md")).unwrap();
+    assert!(md.contains("| Precision |"), "{md}");
+    assert!(
+        md.contains("| bf16 | 2 |") && md.contains("| f32 | 2 |"),
+        "{md}"
+    );
+
+    // f32 runs alone: the table has no precision column (the CSV still does).
+    let f32_out = dir.path().join("f32");
+    report(&[&dirs[0], &dirs[1], &"--out", &f32_out]).assert_code(0);
+    let md = fs::read_to_string(f32_out.join("table.md")).unwrap();
+    assert!(!md.contains("Precision"), "{md}");
+    assert_eq!(read_csv(&f32_out.join("table.csv"))[0]["precision"], "f32");
+}
+
 /// When only some seeds reached 100%, steps to fit is the mean (and std) over the seeds that did,
 /// and the row says how many did; accuracies average over every seed.
 #[test]

@@ -42,6 +42,8 @@ pub struct Fixture {
     pub counts: Option<(usize, usize)>,
     /// Built with BatchNorm (config.json's `batchnorm`).
     pub batchnorm: bool,
+    /// `train --precision` (written with schema 1 only; default "f32").
+    pub precision: &'static str,
 }
 
 impl Fixture {
@@ -65,6 +67,7 @@ impl Fixture {
             redrawn: None,
             counts: None,
             batchnorm: true,
+            precision: "f32",
         }
     }
 
@@ -94,6 +97,11 @@ impl Fixture {
         self
     }
 
+    /// Trained with `train --precision p` (schema 1).
+    pub fn precision(mut self, p: &'static str) -> Self {
+        self.precision = p;
+        self.schema(1)
+    }
     /// Another seed.
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = seed;
@@ -186,7 +194,7 @@ impl Fixture {
             config["schema_version"] = json!(v);
             config["weight_decay_params"] = json!(["fc1.weight", "fc2.weight"]);
             config["pad"] = Value::Null;
-            config["precision"] = json!("f32");
+            config["precision"] = json!(self.precision);
         }
         fs::write(
             run.join("config.json"),

@@ -18,6 +18,7 @@ pub mod evaluate;
 pub mod metrics;
 pub mod models;
 pub mod per_example;
+pub mod precision;
 pub mod training;
 pub mod weight_decay;
 
@@ -124,6 +125,12 @@ pub struct Args {
     /// CPU threads for libtorch [default: all cores]
     #[arg(long)]
     pub threads: Option<usize>,
+
+    /// Arithmetic of convolutions and matrix products: f32 (the paper's), or bf16 (autocast:
+    /// bfloat16 operands, float32 accumulation, float32 master weights, optimizer state,
+    /// BatchNorm and loss; faster where the hardware has bf16 units: AVX512-BF16, AMX, GPUs)
+    #[arg(long, default_value = "f32", value_name = "f32|bf16")]
+    pub precision: precision::Precision,
 
     /// Evaluate every this many epochs (fractions allowed, e.g. 0.5)
     #[arg(long, default_value_t = 1.0)]

@@ -30,6 +30,7 @@ use crate::evaluate::{Evaluation, Subsets, evaluate};
 use crate::metrics::{self, EvalRecord, MetricsLog, StopReason, Summary, TrainRecord};
 use crate::models::{Architecture, Network};
 use crate::per_example::{ExampleStats, PerExample};
+use crate::precision;
 use crate::weight_decay::{apply_weight_decay, decayed_parameters};
 
 fn make_device(options: &config::Options) -> Result<Device> {
@@ -249,7 +250,7 @@ pub fn train(args: Args) -> Result<()> {
         seed: args.seed,
         device: options.device.to_string(),
         threads: options.threads,
-        precision: "f32".into(),
+        precision: args.precision.name().into(),
         eval_every: args.eval_every,
         per_example: args.per_example,
         el2n_step: args
@@ -341,7 +342,10 @@ pub fn train(args: Args) -> Result<()> {
         eval_batch: args.eval_batch_size,
         augment: options.augment,
     };
-    run.train_loop(model, optimizer, &mut metrics, resume_state, records)
+    // Training steps and evaluations alike run in the chosen precision (as under torch.autocast).
+    precision::autocast(args.precision, || {
+        run.train_loop(model, optimizer, &mut metrics, resume_state, records)
+    })
 }
 
 /// The per-example records in a run folder (`train --per-example`).

@@ -7,6 +7,8 @@ use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::precision::linear;
+
 use super::layers::{ConvUnit, LocalResponseNorm, Norm, max_pool_same};
 
 /// The small AlexNet: two conv–pool–LRN stages, then three fully connected layers.
@@ -60,8 +62,8 @@ impl AlexNetSmall {
         let x = self.lrn.forward(max_pool_same(self.conv1.forward(x), 3, 2)); // [batch, 64, 14, 14]
         let x = self.lrn.forward(max_pool_same(self.conv2.forward(x), 3, 2)); // [batch, 64, 7, 7]
         let x: Tensor<2> = x.flatten(1, 3); // [batch, 3136]
-        let x = self.dropout.forward(relu(self.fc1.forward(x))); // [batch, 384]
-        let x = self.dropout.forward(relu(self.fc2.forward(x))); // [batch, 192]
-        self.output.forward(x) // [batch, classes]
+        let x = self.dropout.forward(relu(linear(&self.fc1, x))); // [batch, 384]
+        let x = self.dropout.forward(relu(linear(&self.fc2, x))); // [batch, 192]
+        linear(&self.output, x) // [batch, classes]
     }
 }

@@ -8,6 +8,8 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
+use crate::precision::linear;
+
 use super::layers::{ConvUnit, Norm, max_pool_same};
 
 /// 1×1 conv branch ‖ 3×3 conv branch, concatenated on channels.
@@ -142,6 +144,6 @@ impl InceptionSmall {
             x = module.forward(x); // [batch, 336, 7, 7]
         }
         let x: Tensor<2> = x.flatten::<3>(2, 3).mean_dim(2).flatten(1, 2); // [batch, 336]
-        self.output.forward(self.dropout.forward(x)) // [batch, classes]
+        linear(&self.output, self.dropout.forward(x)) // [batch, classes]
     }
 }

@@ -9,6 +9,8 @@ use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use burn::tensor::{Device, Tensor};
 
+use crate::precision::linear;
+
 use super::layers::{ConvUnit, Norm};
 
 /// torchvision's `BasicConv2d`.
@@ -337,6 +339,6 @@ impl InceptionV3 {
             x = m.forward(x); // [b, 2048, 8, 8]
         }
         let x: Tensor<2> = x.flatten::<3>(2, 3).mean_dim(2).flatten(1, 2); // [b, 2048]
-        self.output.forward(self.dropout.forward(x)) // [b, classes]
+        linear(&self.output, self.dropout.forward(x)) // [b, classes]
     }
 }

@@ -243,7 +243,7 @@ impl ConvUnit {
     /// - input: `[batch, cin, h, w]`
     /// - output: `[batch, cout, h / stride, w / stride]`
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = self.conv.forward(x);
+        let mut x = crate::precision::conv2d(&self.conv, x);
         if let Some(bn) = &self.shift_bn {
             x = bn.forward(x);
         }

@@ -5,6 +5,8 @@ use burn::module::Module;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::tensor::{Device, Tensor};
 
+use crate::precision::linear;
+
 /// A multilayer perceptron: `depth` hidden ReLU layers of `width` units, then a linear output.
 #[derive(Module, Debug)]
 pub struct Mlp {
@@ -45,8 +47,8 @@ impl Mlp {
         for layer in &self.hidden {
             x = self
                 .dropout
-                .forward(burn::tensor::activation::relu(layer.forward(x))); // [batch, width]
+                .forward(burn::tensor::activation::relu(linear(layer, x))); // [batch, width]
         }
-        self.output.forward(x) // [batch, classes]
+        linear(&self.output, x) // [batch, classes]
     }
 }

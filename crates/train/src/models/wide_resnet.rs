@@ -10,6 +10,8 @@ use burn::nn::{
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use crate::precision::{conv2d, linear};
+
 fn conv(
     cin: usize,
     cout: usize,
@@ -90,13 +92,11 @@ impl Block {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let activated = self.pre1.forward(x.clone());
         let residual = match &self.shortcut {
-            Some(projection) => projection.forward(activated.clone()),
+            Some(projection) => conv2d(projection, activated.clone()),
             None => x,
         };
-        let y = self.conv1.forward(activated);
-        let y = self
-            .conv2
-            .forward(self.dropout.forward(self.pre2.forward(y)));
+        let y = conv2d(&self.conv1, activated);
+        let y = conv2d(&self.conv2, self.dropout.forward(self.pre2.forward(y)));
         y + residual
     }
 }
@@ -155,12 +155,12 @@ impl WideResNet {
     /// - input: `[batch, height, width, channels]` (whitened, channels last)
     /// - output: `[batch, classes]` logits
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
-        let mut x = self.stem.forward(x.permute([0, 3, 1, 2])); // [batch, 16, h, w]
+        let mut x = conv2d(&self.stem, x.permute([0, 3, 1, 2])); // [batch, 16, h, w]
         for block in &self.blocks {
             x = block.forward(x); // [batch, 64K, h/4, w/4] after the last
         }
         let x = self.head.forward(x);
         let x: Tensor<2> = x.flatten::<3>(2, 3).mean_dim(2).flatten(1, 2); // [batch, 64K]
-        self.output.forward(x) // [batch, classes]
+        linear(&self.output, x) // [batch, classes]
     }
 }
