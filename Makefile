@@ -33,7 +33,7 @@ DROPOUT     ?= 0.5
 # (LIBTORCH, LIBTORCH_STAMP; TORCH=cuda for a GPU build), the sweep machinery and reports, the study,
 # Section 5 (kernel-fit), benchmarks, Slurm. tests/make/help.sh checks that every
 # scripts/make/*.mk is included here.
-MAKE_PARTS := libtorch sweeps study dynamics kernel benches slurm install
+MAKE_PARTS := libtorch sweeps study dynamics precision kernel benches slurm install
 include $(MAKE_PARTS:%=$(ROOT)/scripts/make/%.mk)
 
 ##@ Setup

@@ -4,8 +4,8 @@
 # summary.json, a deleted run (and only it) is made again with the same numbers, a run stopped
 # half-way resumes from its checkpoint to the numbers of an uninterrupted run, a STOP rule names its
 # runs apart, and `make -n figure1 table1 figure2 imagenet` list the paper's runs, each run folder
-# with one command and the stopping rule its name says. Needs the tools built (make build) and the
-# project venv.
+# with one command and the stopping rule its name says; `make precision-runs` trains f32 and bf16
+# apart and the verdict judges them. Needs the tools built (make build) and the project venv.
 set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 work=$(mktemp -d)
@@ -169,5 +169,38 @@ commands=$(make -f "$repo/Makefile" --no-print-directory -n imagenet NOBUILD=1 I
 grep -vq -- "--test data/imagenet-val.npz --out" <<<"$commands" && fail "imagenet runs lack --test: $commands"
 check_rules "$planned" imagenet
 ok "make -n imagenet lists the 7 Inception V3 runs of Table 2 (random labels with none / wd / dropout+wd), scored on the validation file"
+
+# Mixed precision, the same science (make precision-runs; issue 19): the same runs in f32 and bf16
+# on real Fashion-MNIST, one report whose rows keep the precisions apart, and the verdict script's
+# table with one line per model and condition. The verdict's own rule is checked on made-up tables.
+prec=(-f "$repo/Makefile" --no-print-directory NOBUILD=1 PRECISION_TRAIN=40 PRECISION_TEST=100
+      PRECISION_MODELS=mlp-1x512 PRECISION_SEEDS="1 2" PRECISION_EPOCHS=300)
+make "${prec[@]}" precision-runs >precision.log 2>&1 || { cat precision.log; fail "make precision-runs"; }
+for p in f32 bf16; do
+    [[ $(ls runs/precision-$p/*/summary.json | wc -l) -eq 4 ]] || fail "runs/precision-$p should hold 4 runs"
+    grep -q "\"precision\": \"$p\"" runs/precision-$p/true--mlp-1x512--plain--fit300--s1/config.json ||
+        fail "runs/precision-$p was not trained in $p"
+done
+"$repo/target/release/report" runs/precision-f32/*/ runs/precision-bf16/*/ --out report/precision 2>/dev/null
+[[ $(grep -c ',bf16,' report/precision/table.csv) -eq 2 && $(grep -c ',f32,' report/precision/table.csv) -eq 2 ]] ||
+    fail "the report should have 2 rows per precision: $(cat report/precision/table.csv)"
+rc=0; "$repo/scripts/precision-verdict" report/precision/table.csv >verdict.md || rc=$?
+[[ $rc -le 1 ]] || fail "precision-verdict exit $rc: $(cat verdict.md)"
+grep -q '^| MLP 1x512 | true labels | 2, 2 |' verdict.md && grep -q '^| MLP 1x512 | random labels | 2, 2 |' verdict.md ||
+    fail "the verdict lacks the MLP rows: $(cat verdict.md)"
+table() {  # model,data,label_corruption,precision,runs,in_progress,test,test_std,runs_fitted,epochs
+    echo "model,data,label_corruption,precision,runs,in_progress,test_acc_pct,test_acc_pct_std,runs_fitted,epochs_to_fit"
+    printf '%s\n' "$@"
+}
+table "M,true labels,0,f32,3,0,80,1,3,10" "M,true labels,0,bf16,3,0,81.5,1,3,11" >same.csv
+table "M,true labels,0,f32,3,0,80,1,3,10" "M,true labels,0,bf16,3,0,83,0.5,3,11" >apart.csv
+table "M,random labels,1,f32,3,0,10,1,3,50" "M,random labels,1,bf16,3,0,10,1,2,60" >unfit.csv
+rc=0; "$repo/scripts/precision-verdict" same.csv >/dev/null || rc=$?
+[[ $rc -eq 0 ]] || fail "1.5 pp apart with pooled std 1 is the same science (exit $rc)"
+for t in apart unfit; do
+    rc=0; "$repo/scripts/precision-verdict" $t.csv >/dev/null || rc=$?
+    [[ $rc -eq 1 ]] || fail "precision-verdict should fail on $t.csv (exit $rc)"
+done
+ok "make precision-runs trains f32 and bf16 apart, report keeps them apart, precision-verdict judges within 2 pooled std and fitting"
 
 echo "$passed passed, 0 failed"
