@@ -48,13 +48,19 @@ const OWN_COLUMNS: &[&str] = &[
 pub struct Group {
     /// Indices into the run list, in input order.
     pub runs: Vec<usize>,
+    /// The dataset's name (`meta.name` of the data file).
     pub dataset: String,
+    /// `train --model` as recorded (`mlp-1x512`, `inception-small`, ...).
     pub model: String,
     /// `Some(false)` only for models that have BatchNorm and ran without it.
     pub without_batchnorm: bool,
+    /// The randomization of the training data (kind and level; its seed is a seed like others).
     pub corruption: Corruption,
+    /// `train --augment` kinds, in order.
     pub augment: Vec<String>,
+    /// `train --weight-decay` (0: none).
     pub weight_decay: f64,
+    /// `train --dropout` (0: none).
     pub dropout: f64,
     /// `train --precision`: "f32", or "bf16" (mixed precision); runs of different precision are
     /// different experiments.
@@ -66,14 +72,20 @@ pub struct Group {
 /// Which description parts a legend needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Part {
+    /// The dataset's name.
     Dataset,
+    /// The model (with "w/o BN" where BatchNorm was left out).
     Model,
+    /// The randomization: "true labels", "labels 40% random", "shuffled pixels", ...
     Data,
+    /// Augmentation, weight decay and dropout.
     Regularizers,
+    /// Other differing settings, and the precision when it is not f32.
     Settings,
 }
 
 impl Group {
+    /// "Inception-small", "Inception-small w/o BN", "MLP 1x512".
     pub fn model_label(&self) -> String {
         let base = model_display(&self.model);
         if self.without_batchnorm {
@@ -83,6 +95,7 @@ impl Group {
         }
     }
 
+    /// What was done to the training data: "true labels", "random labels", "Gaussian pixels".
     pub fn data_label(&self) -> String {
         self.corruption.describe()
     }
@@ -106,10 +119,13 @@ impl Group {
         }
     }
 
+    /// The config values outside the own columns that differ between the report's runs,
+    /// `key=value` joined by spaces ("" when none differ).
     pub fn settings_label(&self) -> String {
         self.settings.join(" ")
     }
 
+    /// The text of one legend part for this group.
     pub fn part(&self, part: Part) -> String {
         match part {
             Part::Dataset => self.dataset.clone(),

@@ -11,8 +11,11 @@ use crate::stats::{mean, std};
 /// Mean and (for two or more seeds) standard deviation.
 #[derive(Debug, Clone, Copy)]
 pub struct Stat {
+    /// The mean over the seeds.
     pub mean: f64,
+    /// The sample standard deviation (n − 1), with two or more seeds.
     pub std: Option<f64>,
+    /// How many seeds the numbers are over.
     pub n: usize,
 }
 
@@ -26,34 +29,51 @@ impl Stat {
     }
 }
 
+/// One line of the results table: a group of runs that differ only by seed.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// The dataset's name.
     pub dataset: String,
+    /// The model as shown ([`Group::model_label`]).
     pub model: String,
+    /// The randomization as shown ([`Group::data_label`]).
     pub data: String,
+    /// The label corruption probability (1 = random labels).
     pub label_corruption: f64,
+    /// The pixel randomization, if any.
     pub pixels: Option<Pixels>,
+    /// Augmentation, weight decay and dropout ([`Group::regularizers_label`]).
     pub regularizers: String,
+    /// Other differing settings ([`Group::settings_label`]).
     pub settings: String,
     /// "f32" or "bf16" (`train --precision`).
     pub precision: String,
+    /// The run folders of the row.
     pub runs: Vec<String>,
+    /// How many of them have no summary.json yet (their last evaluation is used).
     pub in_progress: usize,
-    /// Percent.
+    /// Final training accuracy, percent.
     pub train_acc: Option<Stat>,
+    /// Final test accuracy, percent.
     pub test_acc: Option<Stat>,
     /// Train minus test accuracy, percentage points.
     pub gen_error: Option<Stat>,
     /// Top-5 accuracies in percent, over the runs that recorded them.
     pub train_top5: Option<Stat>,
+    /// Test top-5 accuracy in percent.
     pub test_top5: Option<Stat>,
     /// Over the runs that reached the threshold; `runs_fitted` says how many did.
     pub steps_to_fit: Option<Stat>,
+    /// Epochs to reach the fit threshold, over the runs that did.
     pub epochs_to_fit: Option<Stat>,
+    /// How many runs reached the fit threshold.
     pub runs_fitted: usize,
+    /// The paper's numbers for the same experiment (with `--paper`), if it has them.
     pub paper: Option<PaperRow>,
 }
 
+/// One row per group, in the groups' order, with `fit_threshold` (a training accuracy, 0–1)
+/// defining "fitted"; `with_paper` looks up the paper's matching numbers.
 pub fn rows(runs: &[Run], groups: &[Group], fit_threshold: f64, with_paper: bool) -> Vec<Row> {
     groups
         .iter()
@@ -162,6 +182,8 @@ impl Top5Columns {
     }
 }
 
+/// The rows as CSV, one header line then one line per row; top-5 columns only when some row
+/// has them, the paper's only `with_paper`.
 pub fn csv(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
     let mut header = vec![
         "dataset",
@@ -282,6 +304,8 @@ fn pm(s: Option<Stat>, decimals: usize) -> String {
     }
 }
 
+/// The rows as a Markdown table, mean ± std over seeds; a dataset column only with several
+/// datasets, settings and precision columns only when a row has them.
 pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
     let several_datasets = rows.iter().any(|r| r.dataset != rows[0].dataset);
     let any_settings = rows.iter().any(|r| !r.settings.is_empty());
