@@ -12,6 +12,7 @@
 //!   given; [`csv`]: reading the report's CSV files back into values.
 //! - [`python`], [`run_python`]: the project's Python (with numpy) for interop tests.
 //! - [`TestServer`]: a local HTTP server for download tests (no test touches the internet).
+//! - [`training`]: fixtures and run-folder readers for the tests of `train`.
 
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ mod python;
 mod run;
 pub mod runs;
 mod server;
+pub mod training;
 
 pub use command::{TestCommand, assert_one_line_error};
 pub use data::{Dir, Gen, decode, encode, tiny_dataset};

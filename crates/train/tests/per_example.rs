@@ -3,6 +3,7 @@
 
 mod util;
 
+use rethink_testkit::run_python;
 use util::*;
 
 /// 120 learnable 6×6×1 images of 4 classes, a quarter of the labels corrupted (with clean labels

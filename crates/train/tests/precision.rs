@@ -12,8 +12,6 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use train::models::{Architecture, ModelName, Network};
 use train::precision::{Precision, autocast};
 use train::training::{sgd, sgd_step};
@@ -321,25 +319,12 @@ fn bf16_steps_keep_float32_master_weights() {
     );
 }
 
-fn tiny(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let data = dataset(
-        "tiny",
-        3,
-        Some(random_split(64, [8, 8, 1], 3, &mut rng)),
-        Some(random_split(16, [8, 8, 1], 3, &mut rng)),
-    );
-    let file = path(dir, "tiny.npz");
-    write_dataset(&file, &data);
-    file
-}
-
 /// `config.json` records the precision; resuming with another one is refused before anything is
 /// written, and resuming with the same one continues.
 #[test]
 fn precision_is_recorded_and_resume_refuses_a_change() {
     let dir = tmp();
-    let data = tiny(&dir);
+    let data = tiny_random_file(&dir);
     let out = path(&dir, "run");
     let train = |extra: &[&str]| {
         let mut cmd = train_bin();

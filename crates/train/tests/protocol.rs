@@ -3,6 +3,8 @@
 //! on the labels that differ from the truth, crops that move, and usage errors for settings that
 //! would silently do nothing.
 
+#![allow(deprecated)] // burn-tch, the backend this project chose (see crates/train/src/lib.rs)
+
 mod util;
 
 use burn::module::{Module, ModuleVisitor, Param};

@@ -5,23 +5,7 @@
 
 mod util;
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use util::*;
-
-/// 90 random 10×10×3 images of 3 classes (5 steps per epoch at batch 20), 30 test images.
-fn tiny(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let data = dataset(
-        "tiny",
-        3,
-        Some(random_split(90, [10, 10, 3], 3, &mut rng)),
-        Some(random_split(30, [10, 10, 3], 3, &mut rng)),
-    );
-    let file = path(dir, "tiny.npz");
-    write_dataset(&file, &data);
-    file
-}
 
 fn train(data: &std::path::Path, out: &std::path::Path, extra: &[&str]) -> std::process::Command {
     let mut cmd = train_bin();
@@ -57,7 +41,7 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 #[test]
 fn a_crash_during_the_checkpoint_swap_resumes_from_the_previous_checkpoint() {
     let dir = tmp();
-    let data = tiny(&dir);
+    let data = tiny_random_file(&dir);
     let whole = path(&dir, "whole");
     run(&mut train(&data, &whole, &["--epochs", "4"]), 0);
 
@@ -111,7 +95,7 @@ fn a_crash_during_the_checkpoint_swap_resumes_from_the_previous_checkpoint() {
 #[test]
 fn resume_refuses_a_changed_setting() {
     let dir = tmp();
-    let data = tiny(&dir);
+    let data = tiny_random_file(&dir);
     let out = path(&dir, "run");
     run(&mut train(&data, &out, &["--max-steps", "3"]), 0);
     for (flag, value, key) in [
@@ -151,7 +135,7 @@ fn eval_records(out: &std::path::Path) -> Vec<serde_json::Value> {
 #[test]
 fn evaluation_uses_no_dropout_and_no_augmentation() {
     let dir = tmp();
-    let data = tiny(&dir);
+    let data = tiny_random_file(&dir);
     let plain = path(&dir, "plain");
     let noisy = path(&dir, "noisy");
     let args = |out: &std::path::Path, extra: &[&str]| {
@@ -183,7 +167,7 @@ fn evaluation_uses_no_dropout_and_no_augmentation() {
 #[test]
 fn inception_evaluation_does_not_depend_on_the_evaluation_batch_size() {
     let dir = tmp();
-    let data = tiny(&dir);
+    let data = tiny_random_file(&dir);
     let outs: Vec<_> = ["7", "64"]
         .iter()
         .map(|batch| {
@@ -224,7 +208,7 @@ fn inception_evaluation_does_not_depend_on_the_evaluation_batch_size() {
 fn a_kill_during_a_checkpoint_write_leaves_a_checkpoint_to_resume_from() {
     use std::os::unix::process::ExitStatusExt;
     let dir = tmp();
-    let data = tiny(&dir);
+    let data = tiny_random_file(&dir);
     let whole = path(&dir, "whole");
     run(&mut train(&data, &whole, &["--epochs", "3"]), 0);
     for point in [

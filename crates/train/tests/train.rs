@@ -190,20 +190,6 @@ fn mlp_learns_a_learnable_task() {
     assert!(last < 0.5 * first, "evaluated loss {first} -> {last}");
 }
 
-fn small_cifar(dir: &tempfile::TempDir) -> std::path::PathBuf {
-    // 10×10 images center-cropped to 8×8 unless augmented: exercises crop, flip and dropout RNG.
-    let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let data = dataset(
-        "tiny",
-        3,
-        Some(random_split(90, [10, 10, 3], 3, &mut rng)),
-        Some(random_split(30, [10, 10, 3], 3, &mut rng)),
-    );
-    let file = path(dir, "tiny.npz");
-    write_dataset(&file, &data);
-    file
-}
-
 fn train_tiny(data: &std::path::Path, out: &std::path::Path, model: &str, extra: &[&str]) {
     run(
         train_bin()
@@ -232,7 +218,7 @@ fn train_tiny(data: &std::path::Path, out: &std::path::Path, model: &str, extra:
 #[test]
 fn a_seed_determines_the_run() {
     let dir = tmp();
-    let data = small_cifar(&dir);
+    let data = tiny_random_file(&dir);
     let args = ["--epochs", "3", "--dropout", "0.3"];
     train_tiny(&data, &path(&dir, "a"), "mlp-1x512", &args);
     train_tiny(&data, &path(&dir, "b"), "mlp-1x512", &args);
@@ -261,7 +247,7 @@ fn resume_replays_an_uninterrupted_run() {
         ("inception-small", &[][..]),
     ] {
         let dir = tmp();
-        let data = small_cifar(&dir);
+        let data = tiny_random_file(&dir);
         let whole = path(&dir, "whole");
         let parts = path(&dir, "parts");
         train_tiny(&data, &whole, model, &[&["--epochs", "4"], extra].concat());
@@ -375,7 +361,7 @@ fn one_line_error(out: &std::process::Output) -> String {
 #[test]
 fn bad_input_gives_one_line_errors() {
     let dir = tmp();
-    let data = small_cifar(&dir);
+    let data = tiny_random_file(&dir);
     let out_dir = path(&dir, "run");
 
     // Unknown model: usage error.
@@ -486,7 +472,7 @@ fn write_npz(path: &std::path::Path, classes: usize, labels: &[u8]) {
 #[test]
 fn ctrl_c_saves_a_checkpoint_and_exits_130() {
     let dir = tmp();
-    let data = small_cifar(&dir);
+    let data = tiny_random_file(&dir);
     let out = path(&dir, "run");
     let train_into = |out: &std::path::Path| {
         let mut cmd = train_bin();
