@@ -2,6 +2,9 @@
 //! file. It reads the archive (or its extracted directory) as published, or downloads it with a
 //! published-MD5 check into a cache it never re-downloads from, and turns the planar records
 //! (label byte(s), then the R, G and B planes of 32×32) into channels-last images.
+//!
+//! One file (≈540 lines) because it is one pipeline, archive or directory → members → records →
+//! dataset; downloading, caching and tar reading live in `rethink-fetch`.
 
 #![warn(missing_docs)]
 

@@ -3,7 +3,7 @@
 //! `--resume`: every step reseeds the device generator from (seed, step) and every epoch's order
 //! comes from (seed, epoch), so a resumed run replays the uninterrupted one.
 //!
-//! This file is the run's setup and its loop (≈580 lines, one job): evaluation
+//! This file is the run's setup and its loop (≈690 lines, one job): evaluation
 //! ([`crate::evaluate`]), checkpoints ([`crate::checkpoint`]), weight decay
 //! ([`crate::weight_decay`]) and seeds (`rethink_rng::training`) live in their own modules.
 
