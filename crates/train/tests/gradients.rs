@@ -2,7 +2,11 @@
 //! (crates/train/vendor/PATCHES.md: convolution and batch-norm backward through libtorch's native
 //! kernels, ReLU's backward as `threshold_backward`) and our LRN's banded-matrix formulation.
 
-#![allow(deprecated)] // burn-tch, the backend this project chose (see crates/train/src/lib.rs)
+#![allow(deprecated)]
+// burn-tch, the backend this project chose (see crates/train/src/lib.rs)
+
+// The hand-derived formulas index several arrays with one subscript, as the math writes them.
+#![allow(clippy::needless_range_loop)]
 
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};

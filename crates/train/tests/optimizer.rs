@@ -4,7 +4,11 @@
 //! on the weights of linear layers only, PyTorch's momentum (buffer = first gradient, then
 //! `v ← μ·v + g`, no dampening), `w ← w − lr·v`, and the learning rate decayed once per epoch.
 
-#![allow(deprecated)] // burn-tch, the backend this project chose (see crates/train/src/lib.rs)
+#![allow(deprecated)]
+// burn-tch, the backend this project chose (see crates/train/src/lib.rs)
+
+// The hand-derived formulas index several arrays with one subscript, as the math writes them.
+#![allow(clippy::needless_range_loop)]
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use train::data::labels_tensor;
