@@ -94,6 +94,18 @@ fn raise<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 /// - input: `[batch, cin, h, w]`
 /// - output: `[batch, cout, h', w']`, float32
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
+    float32(conv2d_keep(conv, x))
+}
+
+/// [`conv2d`] without the cast back: under bf16 the output stays bfloat16, for layers that take
+/// bfloat16 activations as PyTorch's autocast hands them on (ReLU, pooling, concatenation, and
+/// BatchNorm, which computes its statistics in float32 and keeps float32 parameters). Half the
+/// memory traffic between convolutions, and no cast pair per layer.
+///
+/// # Shapes
+/// - input: `[batch, cin, h, w]`
+/// - output: `[batch, cout, h', w']`, bfloat16 under bf16, float32 otherwise
+pub fn conv2d_keep(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if current() == Precision::F32 {
         return conv.forward(x);
     }
@@ -104,12 +116,22 @@ pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         PaddingConfig2d::Same => unreachable!("the models pad their convolutions explicitly"),
     };
     let options = ConvOptions::new_with_padding(conv.stride, padding, conv.dilation, conv.groups);
-    raise(burn::tensor::module::conv2d(
+    burn::tensor::module::conv2d(
         lower(x),
         lower(conv.weight.val()),
         conv.bias.as_ref().map(|b| lower(b.val())),
         options,
-    ))
+    )
+}
+
+/// `x` as float32 (itself when it already is): for layers that compute in float32 whatever
+/// precision their input arrives in.
+pub fn float32<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if x.dtype() == burn::tensor::DType::F32 {
+        x
+    } else {
+        raise(x)
+    }
 }
 
 /// `linear.forward(x)` in the current precision.

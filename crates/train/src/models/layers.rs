@@ -47,6 +47,8 @@ impl LocalResponseNorm {
     /// over the channel axis (PyTorch's own `LocalResponseNorm`), forward and backward, and
     /// needs no transposing copies. The output is `x · (bias + alpha·sum)^−beta`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        // Normalization runs in float32 under mixed precision.
+        let x = crate::precision::float32(x);
         let [n, c, h, w] = x.dims();
         let band = self.band(c, &x.device()); // [c, c]
         let squares = x.clone().square().permute([0, 2, 3, 1]); // [n, h, w, c]
@@ -241,9 +243,17 @@ impl ConvUnit {
 
     /// # Shapes
     /// - input: `[batch, cin, h, w]`
-    /// - output: `[batch, cout, h / stride, w / stride]`
+    /// - output: `[batch, cout, h / stride, w / stride]`; bfloat16 under `--precision bf16` unless the
+    ///   unit has affine BatchNorm
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut x = crate::precision::conv2d(&self.conv, x);
+        // Shift-only BatchNorm (libtorch's kernel: float32 statistics and parameters) and ReLU
+        // take bfloat16 activations as they are, as under PyTorch's autocast; burn's affine
+        // BatchNorm computes in float32.
+        let mut x = if self.bn.is_none() {
+            crate::precision::conv2d_keep(&self.conv, x)
+        } else {
+            crate::precision::conv2d(&self.conv, x)
+        };
         if let Some(bn) = &self.shift_bn {
             x = bn.forward(x);
         }
