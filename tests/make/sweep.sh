@@ -201,6 +201,11 @@ for t in apart unfit; do
     rc=0; "$repo/scripts/precision-verdict" $t.csv >/dev/null || rc=$?
     [[ $rc -eq 1 ]] || fail "precision-verdict should fail on $t.csv (exit $rc)"
 done
+# The verdict docs/performance.md shows is the one the committed results give.
+"$repo/target/release/report" "$repo"/results/precision/*/*/ --out committed 2>/dev/null
+"$repo/scripts/precision-verdict" committed/table.csv >committed.md || true
+sed -n '/<!-- precision-verdict -->/,/<!-- \/precision-verdict -->/p' "$repo/docs/performance.md" | sed '1d;$d' >shown.md
+diff -q committed.md shown.md >/dev/null || fail "docs/performance.md's verdict differs from results/precision: $(diff committed.md shown.md)"
 ok "make precision-runs trains f32 and bf16 apart, report keeps them apart, precision-verdict judges within 2 pooled std and fitting"
 
 echo "$passed passed, 0 failed"
