@@ -14,6 +14,9 @@ pub struct Examples {
     pub d: usize,
     /// The labels the model is fitted to (training) or scored on (test).
     pub labels: Vec<u16>,
+    /// Whether the file held uint8 pixels, so that every value of `x` is an integer in 0..=255
+    /// divided by 255: the Gaussian kernel then computes distances in exact integer arithmetic.
+    pub integer: bool,
 }
 
 impl Examples {
@@ -61,6 +64,7 @@ pub fn flatten(split: &Split, keep: Option<&[usize]>, file: &str, what: &str) ->
         }
     };
     let mut x = vec![0.0f64; keep.len() * d];
+    let integer = matches!(split.images.pixels(), Pixels::U8(_));
     match split.images.pixels() {
         Pixels::U8(bytes) => {
             for (row, &i) in x.chunks_exact_mut(d.max(1)).zip(keep) {
@@ -84,7 +88,12 @@ pub fn flatten(split: &Split, keep: Option<&[usize]>, file: &str, what: &str) ->
         }
     }
     let labels = keep.iter().map(|&i| split.labels[i]).collect();
-    Ok(Examples { x, d, labels })
+    Ok(Examples {
+        x,
+        d,
+        labels,
+        integer,
+    })
 }
 
 /// The one-hot targets of `labels`: n × k, column-major (column c is class c).

@@ -39,12 +39,12 @@ pub struct Plan {
     pub total: u64,
 }
 
-/// The Gaussian kernel: K (n × n, one copy, factorized in place), the n × D data and the
-/// prediction blocks.
+/// The Gaussian kernel: K (n × n, one copy, factorized in place), the n × D data (float64, and
+/// float32 pixel integers for the exact distances) and the prediction blocks.
 pub fn gaussian(n: usize, d: usize, test: usize, classes: usize, block: usize) -> Plan {
     let n = n as u64;
     let matrix = n.saturating_mul(n).saturating_mul(8);
-    let data = (n + test as u64).saturating_mul(d as u64 + classes as u64 + 2) * 8;
+    let data = (n + test as u64).saturating_mul((d as u64 + classes as u64 + 2) * 8 + d as u64 * 4);
     let blocks = (block as u64).saturating_mul(n) * 8;
     Plan {
         what: format!("K is {n} × {n} float64"),
