@@ -47,12 +47,35 @@ impl DeferredFiles {
         })
     }
 
-    /// Writes `dataset` as `dir/name`, to appear at [`DeferredFiles::finish`].
-    pub fn write_dataset(&mut self, name: &str, dataset: &Dataset) -> anyhow::Result<()> {
+    /// Writes `dataset` as `dir/name`, to appear at [`DeferredFiles::finish`]; returns the
+    /// file's size and `blake3:<hex>` digest.
+    pub fn write_dataset(
+        &mut self,
+        name: &str,
+        dataset: &Dataset,
+    ) -> anyhow::Result<(u64, String)> {
+        let shown = self.dir.join(name).display().to_string();
+        self.write_with(name, |out| {
+            Ok(rethink_dataset::write_file(dataset, out, &shown)?)
+        })
+    }
+
+    /// Writes `bytes` as `dir/name`, to appear at [`DeferredFiles::finish`].
+    pub fn write_bytes(&mut self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        self.write_with(name, |out| Ok(std::io::Write::write_all(out, bytes)?))?;
+        Ok(())
+    }
+
+    fn write_with(
+        &mut self,
+        name: &str,
+        write: impl FnOnce(&mut std::io::BufWriter<&File>) -> anyhow::Result<()>,
+    ) -> anyhow::Result<(u64, String)> {
         let path = self.dir.join(name);
         let shown = path.display().to_string();
-        let write = |out: &mut std::io::BufWriter<&File>| -> anyhow::Result<()> {
-            Ok(rethink_dataset::write_file(dataset, out, &shown)?)
+        let digest = |file: &File| {
+            rethink_dataset::shards::file_digest(file)
+                .with_context(|| format!("{shown}: cannot read back the written file"))
         };
         #[cfg(target_os = "linux")]
         if let Some(file) = crate::unnamed::create(&self.anchor) {
@@ -63,8 +86,9 @@ impl DeferredFiles {
                 )
             })?;
             crate::fill(&path, &file, write)?;
+            let written = digest(&file)?;
             self.pending.push((path, Pending::Unnamed(file)));
-            return Ok(());
+            return Ok(written);
         }
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("{}: cannot create the directory", self.dir.display()))?;
@@ -74,9 +98,10 @@ impl DeferredFiles {
             .tempfile_in(&self.dir)
             .with_context(|| format!("{shown}: cannot create a temporary file"))?;
         crate::fill(&path, tmp.as_file(), write)?;
+        let written = digest(tmp.as_file())?;
         self.pending
             .push((path, Pending::Named(tmp.into_temp_path())));
-        Ok(())
+        Ok(written)
     }
 
     /// Creates the directory if needed and gives every file its name.
@@ -117,5 +142,40 @@ fn raise_open_file_limit() {
             limit.rlim_cur = limit.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
         }
+    }
+}
+
+/// A shard set being written: the shards and then `index.json`, all appearing together at
+/// [`ShardWriter::finish`] (see [`DeferredFiles`]).
+pub struct ShardWriter {
+    files: DeferredFiles,
+    entries: Vec<rethink_dataset::ShardEntry>,
+}
+
+impl ShardWriter {
+    /// A shard set to be written into `dir`.
+    pub fn new(dir: &Path) -> anyhow::Result<ShardWriter> {
+        Ok(ShardWriter {
+            files: DeferredFiles::new(dir)?,
+            entries: Vec::new(),
+        })
+    }
+
+    /// Writes the next shard as `dir/name`.
+    pub fn write(&mut self, name: &str, dataset: &Dataset) -> anyhow::Result<()> {
+        let (bytes, digest) = self.files.write_dataset(name, dataset)?;
+        self.entries.push(rethink_dataset::ShardEntry::of(
+            name, bytes, digest, dataset,
+        ));
+        Ok(())
+    }
+
+    /// Writes `index.json` and gives every file its name; returns the index.
+    pub fn finish(mut self) -> anyhow::Result<rethink_dataset::Index> {
+        let index = rethink_dataset::Index::new(self.entries);
+        self.files
+            .write_bytes(rethink_dataset::shards::INDEX, index.to_json().as_bytes())?;
+        self.files.finish()?;
+        Ok(index)
     }
 }

@@ -19,7 +19,7 @@ use rethink_dataset::{Dataset, HistoryRecord};
 pub mod deferred;
 pub mod interrupt;
 
-pub use deferred::DeferredFiles;
+pub use deferred::{DeferredFiles, ShardWriter};
 
 /// A misuse of the command line (exit code 2), found after clap parsed the arguments.
 #[derive(Debug)]
@@ -136,6 +136,16 @@ impl Input {
                 Ok(rethink_dataset::read_file(file, "<stdin>")?)
             }
             Input::Path(p) => Ok(rethink_dataset::read_path(p)?),
+        }
+    }
+
+    /// The shard set, when the input is a directory (checked: index and shard sizes).
+    pub fn shard_set(&self) -> anyhow::Result<Option<rethink_dataset::ShardSet>> {
+        match self {
+            Input::Path(p) if rethink_dataset::shards::is_shard_dir(p) => {
+                Ok(Some(rethink_dataset::ShardSet::open(p)?))
+            }
+            _ => Ok(None),
         }
     }
 }

@@ -3,8 +3,9 @@
 //! per-channel mean and variance of the training images).
 //!
 //! A pixel keeps its C channels together. Every image draws from its own ChaCha stream (numbered
-//! by its index), so the output does not depend on how many threads there are or in which order
-//! the images are made. The results are deferred images ([`Images::deferred`]): written to a
+//! by its index in the whole split, also when the split is cut into shards: `first` is the index
+//! of a shard's first image), so the output does not depend on how many threads there are, in
+//! which order the images are made, or how the split is sharded. The results are deferred images ([`Images::deferred`]): written to a
 //! file, they are generated chunk by chunk as they are written, never held whole.
 
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use rayon::prelude::*;
-use rethink_dataset::{Dtype, Generate, Images, Pixels};
+use rethink_dataset::{Dtype, Generate, Images, PixelChunk, Pixels};
 
 use crate::streams;
 
@@ -25,15 +26,16 @@ pub fn shuffle(images: Images, perm: &[u32]) -> Images {
     permuted(images, Order::Fixed(perm.into()))
 }
 
-/// The images, each with its own uniformly random permutation of pixel positions, drawn from
-/// stream `index` of the key for `purpose` (e.g. "random/train").
-pub fn randomize(images: Images, seed: u64, round: u32, purpose: &str) -> Images {
+/// The images, each with its own uniformly random permutation of pixel positions: image i draws
+/// from stream `first + i` of the key for `purpose` (e.g. "random/train").
+pub fn randomize(images: Images, seed: u64, round: u32, purpose: &str, first: u64) -> Images {
     permuted(
         images,
         Order::PerImage {
             seed,
             round,
             purpose: purpose.to_string(),
+            first,
         },
     )
 }
@@ -46,11 +48,13 @@ fn permuted(source: Images, order: Order) -> Images {
 enum Order {
     /// The same for every image.
     Fixed(Arc<[u32]>),
-    /// Image i: the Fisher–Yates permutation drawn from stream i of (seed, round, purpose).
+    /// Image i: the Fisher–Yates permutation drawn from stream first + i of (seed, round,
+    /// purpose).
     PerImage {
         seed: u64,
         round: u32,
         purpose: String,
+        first: u64,
     },
 }
 
@@ -80,8 +84,9 @@ impl Generate for Permuted {
                     seed,
                     round,
                     purpose,
+                    first,
                 } => {
-                    let mut rng = streams::stream(*seed, *round, purpose, i as u64);
+                    let mut rng = streams::stream(*seed, *round, purpose, first + i as u64);
                     streams::permutation_into(&mut rng, s.len() / pixel, &mut perm);
                     gather(s, o, &perm, pixel);
                 }
@@ -135,31 +140,38 @@ pub struct Moments {
 
 /// The per-channel moments of `images`: exact for uint8 (channel histograms); for float32,
 /// f64 sums over fixed blocks of images added in order, so the result is the same for any
-/// number of threads.
+/// number of threads. Deferred images (a shard set's) are visited a chunk of whole blocks at a
+/// time, which gives the same blocks, so the same moments, as the whole array at once.
 pub fn moments(images: &Images) -> Moments {
     let c = images.channels();
     let d = images.image_len();
     let block = d * IMAGES_PER_TASK;
-    match images.pixels() {
-        Pixels::U8(px) => {
-            let hist = px
-                .par_chunks(block.max(1))
-                .map(|chunk| {
-                    let mut h = vec![0u64; 256 * c];
-                    for pixel in chunk.chunks_exact(c) {
-                        for (k, &v) in pixel.iter().enumerate() {
-                            h[k * 256 + v as usize] += 1;
+    const CHUNK_IMAGES: usize = IMAGES_PER_TASK * 256;
+    match images.dtype() {
+        Dtype::U8 => {
+            let mut hist = vec![0u64; 256 * c];
+            images.visit(CHUNK_IMAGES, |chunk| {
+                let PixelChunk::U8(px) = chunk else { return };
+                let h = px
+                    .par_chunks(block.max(1))
+                    .map(|chunk| {
+                        let mut h = vec![0u64; 256 * c];
+                        for pixel in chunk.chunks_exact(c) {
+                            for (k, &v) in pixel.iter().enumerate() {
+                                h[k * 256 + v as usize] += 1;
+                            }
                         }
-                    }
-                    h
-                })
-                .reduce(
-                    || vec![0u64; 256 * c],
-                    |mut a, b| {
-                        a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
-                        a
-                    },
-                );
+                        h
+                    })
+                    .reduce(
+                        || vec![0u64; 256 * c],
+                        |mut a, b| {
+                            a.iter_mut().zip(&b).for_each(|(x, y)| *x += y);
+                            a
+                        },
+                    );
+                hist.iter_mut().zip(&h).for_each(|(x, y)| *x += y);
+            });
             let mut mean = vec![0.0; c];
             let mut std = vec![0.0; c];
             for k in 0..c {
@@ -182,27 +194,34 @@ pub fn moments(images: &Images) -> Moments {
             }
             Moments { mean, std }
         }
-        Pixels::F32(px) => {
+        _ => {
+            // Per-block sums in block order; blocks never straddle chunks (CHUNK_IMAGES is a
+            // whole number of blocks).
             let sums = |f: &(dyn Fn(usize, f32) -> f64 + Sync)| -> Vec<f64> {
-                let blocks: Vec<Vec<f64>> = px
-                    .par_chunks(block.max(1))
-                    .map(|chunk| {
-                        let mut s = vec![0.0f64; c];
-                        for pixel in chunk.chunks_exact(c) {
-                            for (k, &v) in pixel.iter().enumerate() {
-                                s[k] += f(k, v);
-                            }
-                        }
-                        s
-                    })
-                    .collect();
+                let mut blocks: Vec<Vec<f64>> = Vec::new();
+                images.visit(CHUNK_IMAGES, |chunk| {
+                    let PixelChunk::F32(px) = chunk else { return };
+                    blocks.extend(
+                        px.par_chunks(block.max(1))
+                            .map(|chunk| {
+                                let mut s = vec![0.0f64; c];
+                                for pixel in chunk.chunks_exact(c) {
+                                    for (k, &v) in pixel.iter().enumerate() {
+                                        s[k] += f(k, v);
+                                    }
+                                }
+                                s
+                            })
+                            .collect::<Vec<_>>(),
+                    );
+                });
                 let mut total = vec![0.0f64; c];
                 for b in blocks {
                     total.iter_mut().zip(&b).for_each(|(t, x)| *t += x);
                 }
                 total
             };
-            let n = (px.len() / c) as f64;
+            let n = (images.len() * d / c.max(1)) as f64;
             let mean: Vec<f64> = sums(&|_, v| v as f64).iter().map(|s| s / n).collect();
             let std = sums(&|k, v| (v as f64 - mean[k]).powi(2))
                 .iter()
@@ -214,7 +233,7 @@ pub fn moments(images: &Images) -> Moments {
 }
 
 /// Images of `shape` filled with i.i.d. Gaussian pixels, channel k ~ N(mean[k], std[k]²); image
-/// i draws from stream i of the key for `purpose` (e.g. "gaussian/train"). With `quantize`, values
+/// i draws from stream `first + i` of the key for `purpose` (e.g. "gaussian/train"). With `quantize`, values
 /// are rounded to the nearest integer and clamped to 0..=255 (uint8 output), else float32.
 pub fn gaussian(
     shape: [usize; 4],
@@ -223,6 +242,7 @@ pub fn gaussian(
     round: u32,
     purpose: &str,
     quantize: bool,
+    first: u64,
 ) -> Images {
     let dtype = if quantize { Dtype::U8 } else { Dtype::F32 };
     Images::deferred(
@@ -236,6 +256,7 @@ pub fn gaussian(
             round,
             purpose: purpose.to_string(),
             quantize,
+            first,
         },
     )
 }
@@ -249,11 +270,13 @@ struct Gaussian {
     round: u32,
     purpose: String,
     quantize: bool,
+    /// Stream index of image 0.
+    first: u64,
 }
 
 impl Gaussian {
     fn image(&self, i: usize, mut put: impl FnMut(usize, f64)) {
-        let mut rng = streams::stream(self.seed, self.round, &self.purpose, i as u64);
+        let mut rng = streams::stream(self.seed, self.round, &self.purpose, self.first + i as u64);
         let m = &self.moments;
         for pixel in (0..self.image_len).step_by(self.channels) {
             for (k, (mean, std)) in m.mean.iter().zip(&m.std).enumerate() {

@@ -16,6 +16,15 @@ pub enum Pixels {
     F32(Vec<f32>),
 }
 
+/// A run of consecutive images' pixels, as [`Images::visit`] hands them out.
+#[derive(Clone, Copy, Debug)]
+pub enum PixelChunk<'a> {
+    /// uint8 pixels.
+    U8(&'a [u8]),
+    /// float32 pixels.
+    F32(&'a [f32]),
+}
+
 /// Writes the pixels of images `first..first + out.len() / image bytes` into `out`, as the
 /// little-endian bytes of the images' dtype. Implemented by transforms whose output is cheaper to
 /// compute again than to keep (`corrupt`'s pixel modes): see [`Images::deferred`].
@@ -220,10 +229,64 @@ impl Images {
         }
     }
 
-    /// The images at `indices`, in that order.
+    /// Visits the pixels in order, `images_per_chunk` images at a time (at least one), without
+    /// making deferred pixels all at once: a deferred array (a shard set's images, `corrupt`'s
+    /// output) is made one chunk at a time into a reused buffer. Held pixels are visited as one
+    /// chunk. `f` gets the pixels as uint8 or float32 values.
+    pub fn visit(&self, images_per_chunk: usize, mut f: impl FnMut(PixelChunk<'_>)) {
+        let Some(generate) = self.pending() else {
+            match self.pixels() {
+                Pixels::U8(b) => f(PixelChunk::U8(b)),
+                Pixels::F32(v) => f(PixelChunk::F32(v)),
+            }
+            return;
+        };
+        let image_bytes = self.image_len() * self.dtype.size();
+        let per = images_per_chunk.max(1);
+        let mut buffer = vec![0u8; per.min(self.len()) * image_bytes];
+        let mut floats: Vec<f32> = Vec::new();
+        let mut first = 0;
+        while first < self.len() {
+            let k = per.min(self.len() - first);
+            let out = &mut buffer[..k * image_bytes];
+            fill_parallel(generate, first, image_bytes, out);
+            match self.dtype {
+                Dtype::U8 => f(PixelChunk::U8(out)),
+                _ => {
+                    floats.clear();
+                    floats.extend(
+                        out.chunks_exact(4)
+                            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    );
+                    f(PixelChunk::F32(&floats));
+                }
+            }
+            first += k;
+        }
+    }
+
+    /// The images at `indices`, in that order. Deferred pixels are made for those images only.
     pub fn select(&self, indices: &[usize]) -> Images {
         let d = self.image_len();
         let shape = [indices.len(), self.shape[1], self.shape[2], self.shape[3]];
+        if let Some(generate) = self.pending() {
+            let image_bytes = d * self.dtype.size();
+            let mut out = Buffer::zeroed(indices.len() * image_bytes);
+            if image_bytes > 0 {
+                out.par_chunks_mut(image_bytes)
+                    .zip(indices)
+                    .for_each(|(o, &i)| generate.fill(i, o));
+            }
+            return match self.dtype {
+                Dtype::U8 => Images::from_u8(shape, out.freeze()),
+                _ => Images::from_f32(
+                    shape,
+                    out.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect(),
+                ),
+            };
+        }
         match self.pixels() {
             Pixels::U8(b) => {
                 let mut out = Buffer::zeroed(indices.len() * d);

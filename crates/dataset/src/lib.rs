@@ -12,6 +12,9 @@
 //! data on 64-byte boundaries, so [`read_from`] can consume a pipe front to back and [`read_path`]
 //! can use a memory map in place. Both also accept what `numpy.savez`/`savez_compressed` write.
 //! Everything read is validated; errors name the file, the entry and the mismatch.
+//!
+//! A directory of such files with an `index.json` ([`shards`]) is one dataset too:
+//! [`read_path`] reads it as the shards end to end.
 
 #![warn(missing_docs)]
 
@@ -23,13 +26,14 @@ mod limits;
 mod meta;
 pub mod npy;
 mod read;
+pub mod shards;
 mod validate;
 mod write;
 mod zipfile;
 
 pub use bytes::{Buffer, Bytes};
 pub use dataset::{Dataset, EntryInfo, Split};
-pub use images::{Generate, Images, Pixels};
+pub use images::{Generate, Images, PixelChunk, Pixels};
 pub use limits::{
     DEFAULT_MAX_EXPAND, MAX_EXPAND_VAR, ReadLimits, escape_controls, meminfo, parse_size, printable,
 };
@@ -38,6 +42,7 @@ pub use npy::Dtype;
 pub use read::{
     read_bytes, read_bytes_limited, read_file, read_from, read_from_limited, read_path,
 };
+pub use shards::{Index, ShardEntry, ShardSet};
 pub use write::{write_file, write_to};
 
 /// The entry names, in the order they are written.

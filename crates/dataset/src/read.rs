@@ -15,9 +15,13 @@ use crate::npy::{self, Dtype};
 use crate::zipfile;
 use crate::{ENTRIES, Error, Result};
 
-/// Reads a dataset from a path, memory-mapping it (or reading it, for pipes and devices).
+/// Reads a dataset from a path, memory-mapping it (or reading it, for pipes and devices). A
+/// directory is a shard set ([`ShardSet`](crate::ShardSet)): its shards end to end.
 pub fn read_path(path: impl AsRef<Path>) -> Result<Dataset> {
     let path = path.as_ref();
+    if crate::shards::is_shard_dir(path) {
+        return crate::shards::ShardSet::open(path)?.concat();
+    }
     let name = path.display().to_string();
     let file = File::open(path).map_err(|e| Error::new(&name, format!("cannot read: {e}")))?;
     read_file(file, &name)

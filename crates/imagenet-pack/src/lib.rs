@@ -2,7 +2,8 @@
 //! (JPEG or PNG; grayscale and CMYK become RGB), its shorter side resized to `--size` and the
 //! center `--size`×`--size` kept. Images are decoded in parallel but written in listing order,
 //! so the output does not depend on `--jobs`; with `--shard-size` the output is a directory of
-//! shard files and memory stays bounded by a shard or two, whatever the size of the tree.
+//! shard files (with an `index.json`: a shard set, one dataset to every tool) and memory stays
+//! bounded by a shard or two, whatever the size of the tree.
 
 #![warn(missing_docs)]
 
@@ -16,7 +17,7 @@ use std::sync::mpsc;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
-use rethink_cli::{DeferredFiles, Output, history_record, usage};
+use rethink_cli::{Output, ShardWriter, history_record, usage};
 use rethink_dataset::{Dataset, Images, Meta, ReadLimits, Split};
 use serde_json::json;
 
@@ -34,7 +35,9 @@ use resize::Filter;
 /// Without --shard-size the output is one dataset file (-o or stdout); the training split is
 /// stored as train_images/train_labels, the validation split as test_images/test_labels. With
 /// --shard-size N, -o names a directory that receives `<split>-00000.npz`, ... of N images each,
-/// every one a valid dataset file. Undecodable or truncated images stop the run with an error
+/// every one a valid dataset file, and an index.json naming them with their sizes and blake3
+/// digests: the directory is one dataset that every rethink tool accepts in place of a file
+/// (`inspect DIR`, `corrupt DIR -o DIR2`, `train --data DIR`). Undecodable or truncated images stop the run with an error
 /// naming the file, unless --skip-bad: then they are left out, counted and listed in `meta`.
 #[derive(Debug, Parser)]
 #[command(name = "imagenet-pack", version)]
@@ -189,7 +192,7 @@ pub fn run(args: Args) -> Result<()> {
         (Some(dir), Some(n)) => {
             // The shards appear together when the last is written: a killed run leaves no
             // directory, not a directory that looks like a smaller dataset.
-            let mut files = DeferredFiles::new(&dir)?;
+            let mut files = ShardWriter::new(&dir)?;
             let shards = total.div_ceil(n as usize);
             // The writer runs beside the decoders; the channel holds one shard, so at most
             // three shards are in memory (being decoded, waiting, being written).
@@ -203,7 +206,7 @@ pub fn run(args: Args) -> Result<()> {
                         let name = format!("{}-{k:05}.npz", args.split.name());
                         let shard = json!({ "index": k, "count": shards, "first": k * n as usize });
                         let ds = dataset(&args, &listing, packed, Some(shard));
-                        files.write_dataset(&name, &ds)?;
+                        files.write(&name, &ds)?;
                         rethink_dataset::fault::abort_point(&format!("shard:{k}"));
                     }
                     files.finish()?;

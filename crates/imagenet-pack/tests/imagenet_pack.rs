@@ -227,6 +227,27 @@ fn shards_hold_the_same_images_in_the_same_order_for_any_jobs() {
         assert_eq!(shard1.meta.source.as_ref().unwrap()["shard"]["index"], 1);
         assert_eq!(shard1.meta.extra["skipped_count"], 1);
         assert_eq!(shard0.meta.extra["skipped_count"], 0);
+        // The directory is one dataset: the shards end to end, listed in index.json.
+        let set = read(&dir.path().join(format!("shards{jobs}")));
+        let whole = set.train.as_ref().unwrap();
+        assert_eq!(whole.images, all.images);
+        assert_eq!(whole.labels, all.labels);
+        assert_eq!(set.meta.extra["skipped_count"], 1);
+        assert!(set.meta.source.as_ref().unwrap().get("shard").is_none());
+        let index: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(dir.path().join(format!("shards{jobs}/index.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(index["train"], 4);
+        assert_eq!(index["shards"][1]["file"], "train-00001.npz");
+        assert_eq!(index["shards"][1]["train"], 1);
+        let bytes =
+            std::fs::read(dir.path().join(format!("shards{jobs}/train-00001.npz"))).unwrap();
+        assert_eq!(index["shards"][1]["bytes"], bytes.len());
+        assert_eq!(
+            index["shards"][1]["blake3"],
+            format!("blake3:{}", blake3::hash(&bytes).to_hex())
+        );
     }
     let one = std::fs::read(dir.path().join("shards1/train-00000.npz")).unwrap();
     let three = std::fs::read(dir.path().join("shards3/train-00000.npz")).unwrap();
@@ -479,8 +500,8 @@ fn a_killed_shard_run_leaves_no_directory_and_a_finished_one_every_shard() {
     }
     Run::new(BIN, dir.path(), &args).success();
     let shards: Vec<String> = all_files(&dir.path().join("out/shards"));
-    assert_eq!(shards, ["train-00000.npz", "train-00001.npz"]);
-    let lens: Vec<usize> = shards
+    assert_eq!(shards, ["index.json", "train-00000.npz", "train-00001.npz"]);
+    let lens: Vec<usize> = shards[1..]
         .iter()
         .map(|s| {
             read(&dir.path().join("out/shards").join(s))

@@ -18,12 +18,15 @@ use serde_json::{Value, json};
 /// Prints each entry's dtype and shape, the dataset name and classes, the history of tools that
 /// made the file (with their arguments and seeds), per-split label histograms, how many training
 /// labels differ from the clean labels when the file was corrupted, and the pixel mean and
-/// standard deviation per channel.
+/// standard deviation per channel. A directory of shards (with index.json, as imagenet-pack
+/// --shard-size writes) is shown as the one dataset it is, with a line per shard; --verify also
+/// checks every shard's blake3 digest against the index.
 ///
 /// Examples:
 ///   inspect data/fashion-mnist.npz
 ///   corrupt --labels 0.5 data/fmnist.npz | inspect - --json
 ///   inspect data/cifar10-labels0.4.npz --grid grid.png --per-class 8
+///   inspect data/imagenet-train --verify
 #[derive(Parser, Debug)]
 #[command(name = "inspect", version)]
 pub struct Args {
@@ -49,13 +52,34 @@ pub struct Args {
     /// Pixel magnification in the grid (default: so images are at least 56 pixels wide).
     #[arg(long, value_name = "N")]
     pub scale: Option<u32>,
+    /// For a shard directory: check every shard's blake3 digest against index.json (reads
+    /// every byte).
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Runs `inspect` on parsed arguments: prints the summary or writes the grid image.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let shards = args.input.shard_set()?;
+    if args.verify {
+        match &shards {
+            Some(set) => {
+                set.verify()?;
+                eprintln!(
+                    "inspect: {} shards match the digests in {}",
+                    set.index.shards.len(),
+                    set.dir.join(rethink_dataset::shards::INDEX).display()
+                );
+            }
+            None => rethink_cli::usage!("--verify checks the shards of a directory: give one"),
+        }
+    }
     let dataset = args.input.read_dataset()?;
     let name = args.input.to_string();
-    let report = stats::describe(&dataset, &name);
+    let mut report = stats::describe(&dataset, &name);
+    if let Some(set) = &shards {
+        report["shards"] = json!(set.index.shards);
+    }
     if let Some(path) = &args.grid {
         let selection = match args.first {
             Some(k) => grid::Selection::First(k),
@@ -107,6 +131,20 @@ fn write_text(out: &mut impl Write, r: &Value) -> std::io::Result<()> {
             "corruption labels p={}, pixels {pixels}",
             c.get("labels").unwrap_or(&json!(0))
         )?;
+    }
+    if let Some(shards) = r["shards"].as_array() {
+        let bytes: u64 = shards.iter().filter_map(|s| s["bytes"].as_u64()).sum();
+        writeln!(out, "shards     {} files, {bytes} bytes", shards.len())?;
+        for s in shards {
+            writeln!(
+                out,
+                "  {:<24} train {:>9} test {:>9} {:>14} bytes",
+                s["file"].as_str().unwrap_or(""),
+                s["train"],
+                s["test"],
+                s["bytes"]
+            )?;
+        }
     }
     writeln!(out, "\nentries")?;
     for e in r["entries"].as_array().into_iter().flatten() {

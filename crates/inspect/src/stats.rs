@@ -1,6 +1,6 @@
 //! The numbers `inspect` shows: entries, history, label histograms, label noise, pixel moments.
 
-use rethink_dataset::{Dataset, Images, Pixels};
+use rethink_dataset::{Dataset, Images, PixelChunk};
 use serde_json::{Value, json};
 
 /// Everything `inspect` reports, as one JSON value (the text view is rendered from it).
@@ -72,15 +72,21 @@ fn pixel_moments(images: &Images) -> Value {
     let c = images.channels();
     let (mut mean, mut std) = (vec![0.0f64; c], vec![0.0f64; c]);
     let (min, max);
-    match images.pixels() {
-        Pixels::U8(bytes) => {
+    // A shard set's images are visited a chunk at a time, never all in memory at once.
+    const CHUNK: usize = 4096;
+    match images.dtype() {
+        rethink_dataset::Dtype::U8 => {
             // Exact moments from per-channel histograms: one pass, no float accumulation error.
             let mut hist = vec![[0u64; 256]; c];
-            for px in bytes.chunks_exact(c) {
-                for (h, &v) in hist.iter_mut().zip(px) {
-                    h[v as usize] += 1;
+            images.visit(CHUNK, |chunk| {
+                if let PixelChunk::U8(bytes) = chunk {
+                    for px in bytes.chunks_exact(c) {
+                        for (h, &v) in hist.iter_mut().zip(px) {
+                            h[v as usize] += 1;
+                        }
+                    }
                 }
-            }
+            });
             for (k, h) in hist.iter().enumerate() {
                 let n: u64 = h.iter().sum();
                 let s: f64 = h
@@ -110,19 +116,23 @@ fn pixel_moments(images: &Images) -> Value {
                 .max()
                 .map_or(json!(null), |v| json!(v));
         }
-        Pixels::F32(values) => {
+        _ => {
             let mut n = vec![0u64; c];
             let (mut lo, mut hi) = (f32::INFINITY, f32::NEG_INFINITY);
-            for px in values.chunks_exact(c) {
-                for (k, &v) in px.iter().enumerate() {
-                    let d = v as f64 - mean[k];
-                    n[k] += 1;
-                    mean[k] += d / n[k] as f64;
-                    std[k] += d * (v as f64 - mean[k]);
-                    lo = lo.min(v);
-                    hi = hi.max(v);
+            images.visit(CHUNK, |chunk| {
+                if let PixelChunk::F32(values) = chunk {
+                    for px in values.chunks_exact(c) {
+                        for (k, &v) in px.iter().enumerate() {
+                            let d = v as f64 - mean[k];
+                            n[k] += 1;
+                            mean[k] += d / n[k] as f64;
+                            std[k] += d * (v as f64 - mean[k]);
+                            lo = lo.min(v);
+                            hi = hi.max(v);
+                        }
+                    }
                 }
-            }
+            });
             for k in 0..c {
                 std[k] = if n[k] > 0 {
                     (std[k] / n[k] as f64).sqrt()

@@ -206,3 +206,44 @@ fn usage_errors_exit_2() {
         .args(["--grid", "g.png", "--split", "validation"])
         .assert_exit_code(2);
 }
+
+#[test]
+fn a_shard_set_is_reported_as_the_concatenated_file_with_a_line_per_shard() {
+    let dir = Dir::new();
+    let whole = corrupted_dataset();
+    let file = dir.dataset("whole.npz", &whole);
+    let set = dir.shards("set", &testkit::cut(&whole, &[15, 25]));
+    let json = |path: &std::path::Path| -> serde_json::Value {
+        serde_json::from_slice(&inspect().arg(path).arg("--json").stdout()).unwrap()
+    };
+    let (one, many) = (json(&file), json(&set));
+    for key in [
+        "name",
+        "classes",
+        "entries",
+        "history",
+        "labels",
+        "label_noise",
+        "pixels",
+    ] {
+        assert_eq!(one[key], many[key], "{key}");
+    }
+    assert_eq!(many["shards"][1]["file"], "shard-00001.npz");
+    assert_eq!(many["shards"][1]["train"], 25);
+    assert_eq!(many["shards"][1]["test"], 10);
+    let text = String::from_utf8(inspect().arg(&set).stdout()).unwrap();
+    assert!(text.contains("shards     2 files"), "{text}");
+    assert!(text.contains("shard-00000.npz"), "{text}");
+    // --verify reads every shard against its digest.
+    let stderr = inspect().arg(&set).arg("--verify").assert_exit_code(0);
+    assert!(stderr.contains("2 shards match"), "{stderr}");
+    let shard = set.join("shard-00001.npz");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&shard, &bytes).unwrap();
+    let stderr = inspect().arg(&set).arg("--verify").assert_exit_code(1);
+    assert_one_line_error(&stderr, &["shard-00001.npz", "digest"]);
+    let stderr = inspect().arg(&file).arg("--verify").assert_exit_code(2);
+    assert_one_line_error(&stderr, &["--verify"]);
+}

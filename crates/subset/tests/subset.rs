@@ -346,3 +346,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_shard_set_gives_the_subset_of_the_concatenated_file() {
+    let dir = Dir::new();
+    let whole = traceable(500, 60, 5, |i| (i * 7 % 5) as u16);
+    let file = dir.dataset("whole.npz", &whole);
+    let set = dir.shards("set", &testkit::cut(&whole, &[128, 1, 300, 71]));
+    for args in [
+        &["--train", "100", "--test", "20", "--seed", "3"][..],
+        &["--train", "50", "--stratified", "--seed", "1"][..],
+    ] {
+        let one = decode(&subset().args(args).arg(&file).stdout());
+        let many = decode(&subset().args(args).arg(&set).stdout());
+        assert_eq!(one.train, many.train, "{args:?}");
+        assert_eq!(one.test, many.test, "{args:?}");
+        assert_eq!(one.train_clean_labels, many.train_clean_labels, "{args:?}");
+        assert_eq!(one.train_corrupted, many.train_corrupted, "{args:?}");
+    }
+}

@@ -41,6 +41,26 @@ impl Dir {
     pub fn dataset(&self, name: &str, dataset: &Dataset) -> PathBuf {
         self.write(name, &encode(dataset))
     }
+    /// Writes `parts` as the shard set `name/` (`name/shard-00000.npz`, ..., `name/index.json`)
+    /// and returns the directory.
+    pub fn shards(&self, name: &str, parts: &[Dataset]) -> PathBuf {
+        let dir = self.path(name);
+        std::fs::create_dir_all(&dir).expect("shard dir");
+        let entries = parts
+            .iter()
+            .enumerate()
+            .map(|(k, part)| {
+                let file = format!("shard-{k:05}.npz");
+                let bytes = encode(part);
+                std::fs::write(dir.join(&file), &bytes).expect("write shard");
+                let digest = format!("blake3:{}", blake3::hash(&bytes).to_hex());
+                rethink_dataset::ShardEntry::of(&file, bytes.len() as u64, digest, part)
+            })
+            .collect();
+        let index = rethink_dataset::Index::new(entries);
+        std::fs::write(dir.join("index.json"), index.to_json()).expect("write index");
+        dir
+    }
     /// Names of the files in the directory, sorted.
     pub fn files(&self) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.root())
@@ -93,6 +113,42 @@ pub fn tiny_dataset(
     let test = (test > 0).then(|| split(test));
     let meta = Meta::new("tiny", (0..classes).map(|k| format!("class{k}")).collect());
     Dataset::new(meta, train, test)
+}
+
+/// `dataset` cut into shards of `sizes[k]` training examples each (the sizes must add up to
+/// the training split; the corruption entries are cut alike); the test split, if any, goes
+/// whole into the last shard.
+pub fn cut(dataset: &Dataset, sizes: &[usize]) -> Vec<Dataset> {
+    let train = dataset.train.as_ref().expect("a training split to cut");
+    assert_eq!(sizes.iter().sum::<usize>(), train.len(), "shard sizes");
+    let mut start = 0;
+    sizes
+        .iter()
+        .enumerate()
+        .map(|(k, &n)| {
+            let range: Vec<usize> = (start..start + n).collect();
+            start += n;
+            let split = Split {
+                images: train.images.select(&range),
+                labels: range.iter().map(|&i| train.labels[i]).collect(),
+            };
+            let test = if k + 1 == sizes.len() {
+                dataset.test.clone()
+            } else {
+                None
+            };
+            let mut part = Dataset::new(dataset.meta.clone(), Some(split), test);
+            part.train_clean_labels = dataset
+                .train_clean_labels
+                .as_ref()
+                .map(|c| range.iter().map(|&i| c[i]).collect());
+            part.train_corrupted = dataset
+                .train_corrupted
+                .as_ref()
+                .map(|c| range.iter().map(|&i| c[i]).collect());
+            part
+        })
+        .collect()
 }
 
 /// The bytes of `dataset` as a dataset file (what the tools read on stdin).

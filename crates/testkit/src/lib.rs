@@ -26,7 +26,7 @@ mod server;
 pub mod training;
 
 pub use command::{TestCommand, assert_one_line_error};
-pub use data::{Dir, Gen, decode, encode, tiny_dataset};
+pub use data::{Dir, Gen, cut, decode, encode, tiny_dataset};
 pub use python::{python, run_python, workspace_root};
 pub use run::Run;
 pub use server::TestServer;
