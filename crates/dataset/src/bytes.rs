@@ -16,6 +16,8 @@ use rayon::prelude::*;
 #[derive(Clone)]
 pub struct Bytes {
     owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    /// The owner again when it is a read-only file mapping, whose pages can be given back.
+    map: Option<Arc<memmap2::Mmap>>,
     range: Range<usize>,
     crc: Arc<OnceLock<u32>>,
 }
@@ -26,8 +28,48 @@ impl Bytes {
         let len = owner.as_ref().len();
         Bytes {
             owner: Arc::new(owner),
+            map: None,
             range: 0..len,
             crc: Arc::default(),
+        }
+    }
+
+    /// Wraps a read-only memory map of a file, so that [`Bytes::release`] can give its pages back.
+    pub fn mapped(map: memmap2::Mmap) -> Bytes {
+        let len = map.len();
+        let map = Arc::new(map);
+        Bytes {
+            owner: map.clone(),
+            map: Some(map),
+            range: 0..len,
+            crc: Arc::default(),
+        }
+    }
+
+    /// Gives the pages under `range` (relative to this view, widened to whole pages) back to the
+    /// kernel when the bytes are a file mapping: they leave the process's resident set and are
+    /// read again from the page cache or the disk if touched later, with the same contents (the
+    /// mapping is read-only). Bytes held in memory are left alone. For streaming a file larger
+    /// than memory: release what was consumed.
+    pub fn release(&self, range: Range<usize>) {
+        assert!(
+            range.start <= range.end && range.end <= self.len(),
+            "release out of bounds"
+        );
+        if let Some(map) = &self.map
+            && !range.is_empty()
+        {
+            // SAFETY: MADV_DONTNEED on a read-only (never written) file mapping only drops page
+            // table entries; later reads fault the same file contents back in, so every slice
+            // into the mapping keeps reading the bytes it read before.
+            #[cfg(unix)]
+            unsafe {
+                let _ = map.unchecked_advise_range(
+                    memmap2::UncheckedAdvice::DontNeed,
+                    self.range.start + range.start,
+                    range.len(),
+                );
+            }
         }
     }
 
@@ -44,6 +86,7 @@ impl Bytes {
         };
         Bytes {
             owner: Arc::clone(&self.owner),
+            map: self.map.clone(),
             range: self.range.start + range.start..self.range.start + range.end,
             crc,
         }

@@ -280,6 +280,17 @@ impl ShardSet {
     }
 }
 
+/// The parts of the dataset at `path`, each read in place (memory-mapped): the shards of a shard
+/// set, or the one file. What streams a dataset larger than memory reads, instead of the
+/// concatenation [`read_path`](crate::read_path) gives.
+pub fn read_parts(path: &Path) -> Result<Vec<Dataset>> {
+    if is_shard_dir(path) {
+        ShardSet::open(path)?.read_all()
+    } else {
+        Ok(vec![crate::read::read_path(path)?])
+    }
+}
+
 /// Shard `part` must match `first` in what makes them one dataset.
 fn check_agrees(first: &Dataset, part: &Dataset, name: &str) -> Result<()> {
     let err = |what: String| Err(Error::new(name, what));

@@ -12,6 +12,8 @@ use anyhow::{Result, bail};
 use burn::tensor::{DType, Device, Distribution, Int, Tensor, TensorData};
 use rethink_dataset::{Pixels, Split};
 
+use crate::stream::HostRows;
+
 /// Image pixels on the device, one row per image (channels-last `H·W·C` values).
 #[derive(Clone, Debug)]
 pub enum DevicePixels {
@@ -19,6 +21,23 @@ pub enum DevicePixels {
     U8(Tensor<2, Int>),
     /// Float values on the same 0–255 scale (e.g. Gaussian-noise images).
     F32(Tensor<2>),
+    /// Streamed (`train --stream`): the rows stay in memory-mapped files and come to the
+    /// device a batch at a time, as [`DevicePixels::U8`] or [`DevicePixels::F32`] rows.
+    Host(std::sync::Arc<HostRows>),
+}
+
+impl DevicePixels {
+    /// Rows `start..end` as float values.
+    fn range(&self, start: usize, end: usize, device: &Device) -> Tensor<2> {
+        match self {
+            DevicePixels::U8(p) => p.clone().slice([start..end]).float(),
+            DevicePixels::F32(p) => p.clone().slice([start..end]),
+            DevicePixels::Host(h) => {
+                h.upload(&(start..end).collect::<Vec<_>>(), device)
+                    .range(0, end - start, device)
+            }
+        }
+    }
 }
 
 /// One split (train or test) on the device.
@@ -51,6 +70,16 @@ impl DeviceSplit {
             pixels,
             labels: labels_tensor(&split.labels, device),
             len: n,
+        }
+    }
+
+    /// A streamed split: `rows` stay on the host, the labels go to `device`.
+    pub fn stream(rows: HostRows, labels: &[u16], device: &Device) -> DeviceSplit {
+        assert_eq!(rows.len(), labels.len(), "a label per row");
+        DeviceSplit {
+            len: rows.len(),
+            pixels: DevicePixels::Host(std::sync::Arc::new(rows)),
+            labels: labels_tensor(labels, device),
         }
     }
 }
@@ -164,10 +193,7 @@ impl Pipeline {
         let [ch, cw, _] = self.input;
         let (oy, ox) = ((h - ch) / 2, (w - cw) / 2);
         let b = end - start;
-        let x = match &split.pixels {
-            DevicePixels::U8(p) => p.clone().slice([start..end]).float(),
-            DevicePixels::F32(p) => p.clone().slice([start..end]),
-        };
+        let x = split.pixels.range(start, end, &self.base_index.device());
         let mut x: Tensor<4> = x.reshape([b, h, w, c]);
         if (ch, cw) != (h, w) {
             x = x.slice([0..b, oy..oy + ch, ox..ox + cw]);
@@ -187,6 +213,23 @@ impl Pipeline {
         let [ch, cw, _] = self.input;
         let b = indices.dims()[0];
         let device = indices.device();
+        if let DevicePixels::Host(rows) = &split.pixels {
+            // Streamed rows: bring the batch's rows to the device, then as in memory.
+            let wanted: Vec<usize> = indices
+                .into_data()
+                .convert::<i64>()
+                .to_vec::<i64>()
+                .expect("int indices")
+                .into_iter()
+                .map(|i| i as usize)
+                .collect();
+            let batch = DeviceSplit {
+                pixels: rows.upload(&wanted, &device),
+                labels: split.labels.clone(),
+                len: b,
+            };
+            return self.train_batch(&batch, crate::stream::own_rows(b, &device), augment);
+        }
         if augment.rrc {
             return self.resized_crop_batch(split, indices, augment.flip);
         }
@@ -194,6 +237,7 @@ impl Pipeline {
             let x = match &split.pixels {
                 DevicePixels::U8(p) => p.clone().select(0, indices).float(),
                 DevicePixels::F32(p) => p.clone().select(0, indices),
+                DevicePixels::Host(_) => unreachable!("streamed rows are gathered first"),
             };
             let mut x: Tensor<4> = x.reshape([b, h, w, c]);
             if (ch, cw) != (h, w) {
@@ -231,11 +275,13 @@ impl Pipeline {
             match &split.pixels {
                 DevicePixels::U8(p) => p.clone().select(0, indices).gather(1, index).float(),
                 DevicePixels::F32(p) => p.clone().select(0, indices).gather(1, index),
+                DevicePixels::Host(_) => unreachable!("streamed rows are gathered first"),
             }
         } else {
             let rows: Tensor<4> = match &split.pixels {
                 DevicePixels::U8(p) => p.clone().select(0, indices).float(),
                 DevicePixels::F32(p) => p.clone().select(0, indices),
+                DevicePixels::Host(_) => unreachable!("streamed rows are gathered first"),
             }
             .reshape([b, h, w, c]);
             let padded = Tensor::<4>::zeros([b, ph, pw, c], &device)
@@ -326,6 +372,7 @@ impl Pipeline {
         let rows = match &split.pixels {
             DevicePixels::U8(p) => p.clone().select(0, indices).float(),
             DevicePixels::F32(p) => p.clone().select(0, indices),
+            DevicePixels::Host(_) => unreachable!("streamed rows are gathered first"),
         }; // [b, h*w*c]
         let (gy, gx) = (
             fy.clone().neg().add_scalar(1.0),

@@ -19,6 +19,7 @@ pub mod metrics;
 pub mod models;
 pub mod per_example;
 pub mod precision;
+pub mod stream;
 pub mod training;
 pub mod weight_decay;
 
@@ -153,6 +154,18 @@ pub struct Args {
     /// Examples per evaluation batch (does not change results)
     #[arg(long, default_value_t = 500)]
     pub eval_batch_size: usize,
+
+    /// Keep the images in their memory-mapped files and bring them to the device a batch at a
+    /// time (batches assembled ahead on a background thread), for data larger than memory; the
+    /// default when the images would take more than half the available memory. Same results as
+    /// holding them on the device. A shard directory (imagenet-pack --shard-size) streams
+    /// shard by shard
+    #[arg(long)]
+    pub stream: bool,
+
+    /// With streaming: training batches assembled ahead of the step
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub prefetch: usize,
 
     /// Continue the run in --out from its last checkpoint
     #[arg(long)]

@@ -17,7 +17,7 @@ use burn::optim::{GradientsParams, ModuleOptimizer, SgdConfig};
 use burn::tensor::activation::log_softmax;
 use burn::tensor::{DType, Device, Int, Tensor, TensorData};
 use rethink_cli::interrupt::{self, Interrupted};
-use rethink_cli::usage;
+use rethink_cli::{Input, usage};
 use rethink_dataset::{Dataset, Split};
 use rethink_rng::training::{WEIGHTS_SALT, epoch_order, mix_seed};
 use serde_json::Value;
@@ -25,12 +25,13 @@ use serde_json::Value;
 use crate::Args;
 use crate::checkpoint::{self, CheckpointState};
 use crate::config::{self, Config};
-use crate::data::{DeviceSplit, Pipeline};
+use crate::data::{DevicePixels, DeviceSplit, Pipeline};
 use crate::evaluate::{Evaluation, Subsets, evaluate};
 use crate::metrics::{self, EvalRecord, MetricsLog, StopReason, Summary, TrainRecord};
 use crate::models::{Architecture, Network};
 use crate::per_example::{ExampleStats, PerExample};
 use crate::precision;
+use crate::stream::{HostRows, Prefetch, own_rows};
 use crate::weight_decay::{apply_weight_decay, decayed_parameters};
 
 fn make_device(options: &config::Options) -> Result<Device> {
@@ -182,6 +183,18 @@ pub fn train(args: Args) -> Result<()> {
         }
     }
     let test = test.filter(|t| !t.is_empty());
+    // Stream when asked, or when the images would fill more than half the available memory.
+    let image_bytes = |s: &Split| (s.len() * s.images.image_len() * s.images.dtype().size()) as u64;
+    let held = image_bytes(train) + test.as_ref().map_or(0, image_bytes);
+    let available = rethink_dataset::meminfo("MemAvailable");
+    let streaming = args.stream || available.is_some_and(|a| held > a / 2);
+    if streaming && !args.stream {
+        eprintln!(
+            "train: the images take {} MB and {} MB of memory is available: streaming them (--stream)",
+            held >> 20,
+            available.unwrap_or(0) >> 20
+        );
+    }
     let crop = config::resolve_crop(&args, [h, w, c])?;
     let input = [crop.unwrap_or(h).min(h), crop.unwrap_or(w).min(w), c];
     config::check_input(options.model, input)?;
@@ -303,8 +316,48 @@ pub fn train(args: Args) -> Result<()> {
     config.write(&config_path)?;
 
     let pipeline = Pipeline::new([h, w, c], crop.unwrap_or(usize::MAX), pad, &device);
-    let train_dev = DeviceSplit::upload(train, &device);
-    let test_dev = test.as_ref().map(|t| DeviceSplit::upload(t, &device));
+    let (train_dev, test_dev) = if streaming {
+        let rows = |parts: &[Dataset], test: bool| -> HostRows {
+            let images: Vec<&rethink_dataset::Images> = parts
+                .iter()
+                .filter_map(|p| {
+                    if test {
+                        p.test.as_ref()
+                    } else {
+                        p.train.as_ref()
+                    }
+                })
+                .map(|s| &s.images)
+                .collect();
+            HostRows::new(&images)
+        };
+        let parts = match &data {
+            Input::Path(p) => rethink_dataset::shards::read_parts(p)?,
+            Input::Stdin => vec![dataset.clone()],
+        };
+        let train_dev = DeviceSplit::stream(rows(&parts, false), &train.labels, &device);
+        let test_dev = match (&test, &args.test) {
+            (None, _) => None,
+            (Some(t), Some(path)) => {
+                let parts = rethink_dataset::shards::read_parts(path)?;
+                // The test file's test split, or its only split (as test_split chose).
+                let any_test = parts.iter().any(|p| p.test.is_some());
+                let rows = if any_test {
+                    rows(&parts, true)
+                } else {
+                    rows(&parts, false)
+                };
+                Some(DeviceSplit::stream(rows, &t.labels, &device))
+            }
+            (Some(t), None) => Some(DeviceSplit::stream(rows(&parts, true), &t.labels, &device)),
+        };
+        (train_dev, test_dev)
+    } else {
+        (
+            DeviceSplit::upload(train, &device),
+            test.as_ref().map(|t| DeviceSplit::upload(t, &device)),
+        )
+    };
     let subsets = Subsets::new(
         &train.labels,
         dataset.train_clean_labels.as_deref(),
@@ -341,6 +394,7 @@ pub fn train(args: Args) -> Result<()> {
         subsets: &subsets,
         eval_batch: args.eval_batch_size,
         augment: options.augment,
+        prefetch: args.prefetch,
     };
     // Training steps and evaluations alike run in the chosen precision (as under torch.autocast).
     precision::autocast(args.precision, || {
@@ -378,6 +432,8 @@ struct Run<'a> {
     subsets: &'a Subsets,
     eval_batch: usize,
     augment: crate::data::Augment,
+    /// Training batches assembled ahead when streaming.
+    prefetch: usize,
 }
 
 impl Run<'_> {
@@ -511,6 +567,21 @@ impl Run<'_> {
         let mut loss_count = resume.loss_count;
         let mut last_acc: Option<f64> = metrics.evals.last().map(|e| e.train_acc);
         let mut order: Option<(u64, Tensor<1, Int>)> = None;
+        // Streamed rows: the batches of the coming steps are gathered on another thread.
+        let prefetch = match &self.train.pixels {
+            DevicePixels::Host(rows) => {
+                let (n, seed) = (self.train.len, config.seed);
+                Some(Prefetch::start(
+                    rows.clone(),
+                    start_step,
+                    config.batch_size,
+                    spe,
+                    self.prefetch,
+                    move |epoch| epoch_order(n, seed, epoch),
+                ))
+            }
+            _ => None,
+        };
         let report_eval = |record: &EvalRecord| {
             format!(
                 "step {} epoch {:.2}: train loss {:.4} acc {:.4}{}{}",
@@ -577,10 +648,21 @@ impl Run<'_> {
 
             let tick = Instant::now();
             training_device.seed(mix_seed(config.seed, step));
-            let x = self
-                .pipeline
-                .train_batch(self.train, indices.clone(), self.augment)
-                .autodiff();
+            let x = match &prefetch {
+                Some(prefetch) => {
+                    let batch = DeviceSplit {
+                        pixels: prefetch.next(step).upload(&device),
+                        labels: self.train.labels.clone(),
+                        len: end - position,
+                    };
+                    let own = own_rows(end - position, &device);
+                    self.pipeline.train_batch(&batch, own, self.augment)
+                }
+                None => self
+                    .pipeline
+                    .train_batch(self.train, indices.clone(), self.augment),
+            }
+            .autodiff();
             let y = self
                 .train
                 .labels
