@@ -182,7 +182,7 @@ pub fn figure(cx: &Context, d: &Dynamics) -> Option<Figure> {
             if subset == Subset::All && c.subsets().len() > 1 {
                 continue; // clean and corrupted say more than their sum
             }
-            let curves: Vec<Vec<(f64, f64)>> = c.runs.iter().map(|r| curve(r, subset)).collect();
+            let curves = hold_to_the_end(c.runs.iter().map(|r| curve(r, subset)).collect());
             let points = mean_curve(&curves);
             let name = match subset {
                 Subset::All => c.legend.clone(),
@@ -205,6 +205,22 @@ pub fn figure(cx: &Context, d: &Dynamics) -> Option<Figure> {
         fig.panels = panels;
     }
     Some(fig)
+}
+
+/// Runs of one condition stop at different steps (each at 100% training accuracy): a stopped
+/// run's ECDF holds its last value from then on (training stopped, nothing changes), so the mean
+/// and the band cover the longest run instead of ending with the shortest. Every run is
+/// evaluated at the same interval, so the longest run's steps extend the others.
+fn hold_to_the_end(mut curves: Vec<Vec<(f64, f64)>>) -> Vec<Vec<(f64, f64)>> {
+    let Some(longest) = curves.iter().max_by(|a, b| a.len().cmp(&b.len())).cloned() else {
+        return curves;
+    };
+    for c in &mut curves {
+        if let Some(&(end, last)) = c.last() {
+            c.extend(longest.iter().filter(|p| p.0 > end).map(|p| (p.0, last)));
+        }
+    }
+    curves
 }
 
 /// One run's ECDF of first-fitted steps over `subset`: (thousands of steps, percent).
@@ -404,7 +420,8 @@ pub(crate) fn write(
             "The share of each subset fitted for good by each step (an ECDF; examples never fitted stay \
              in the denominator, so a curve ends at the fraction fitted): one panel per model, one \
              color per condition, the corrupted examples dashed, the mean over seeds with their range \
-             as a pale band. Plotted series: [{id}.csv]({id}.csv).\n",
+             as a pale band; a run that stopped earlier than another (at 100% training accuracy) \
+             holds its last value. Plotted series: [{id}.csv]({id}.csv).\n",
             id = fig.id
         );
     }
@@ -459,6 +476,24 @@ pub(crate) fn write(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stopped_run_holds_its_last_value_to_the_longest_run() {
+        let short = vec![(0.1, 20.0), (0.2, 100.0)];
+        let long = vec![(0.1, 10.0), (0.2, 50.0), (0.3, 90.0), (0.4, 100.0)];
+        let held = hold_to_the_end(vec![short, long.clone()]);
+        assert_eq!(
+            held[0],
+            [(0.1, 20.0), (0.2, 100.0), (0.3, 100.0), (0.4, 100.0)]
+        );
+        assert_eq!(held[1], long);
+        let mean = mean_curve(&held);
+        assert_eq!(
+            mean.last(),
+            Some(&(0.4, 100.0)),
+            "the mean covers the longest run"
+        );
+    }
 
     #[test]
     fn intervals_read_as_steps_and_epochs() {
