@@ -54,6 +54,9 @@ pub struct Row {
     pub in_progress: usize,
     /// Final training accuracy, percent.
     pub train_acc: Option<Stat>,
+    /// When the training metrics scored a fixed subset (`train --eval-train-subset`): how many
+    /// examples of how many (the smallest subset over the row's runs).
+    pub train_scored: Option<(usize, usize)>,
     /// Final test accuracy, percent.
     pub test_acc: Option<Stat>,
     /// Train minus test accuracy, percentage points.
@@ -123,6 +126,10 @@ pub fn rows(runs: &[Run], groups: &[Group], fit_threshold: f64, with_paper: bool
                     .collect(),
                 in_progress: members.iter().filter(|r| r.in_progress()).count(),
                 train_acc: Stat::of(&train),
+                train_scored: members
+                    .iter()
+                    .filter_map(|r| r.config.eval_train_subset.map(|k| (k, r.config.train_size)))
+                    .min(),
                 test_acc: Stat::of(&test),
                 gen_error: Stat::of(&gap),
                 train_top5: Stat::of(&train_top5),
@@ -373,7 +380,7 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
             .collect::<Vec<_>>()
             .join("|")
     );
-    let mut footnotes = Vec::new();
+    let mut footnotes: Vec<String> = Vec::new();
     for r in rows {
         let mut cells: Vec<String> = Vec::new();
         if several_datasets {
@@ -389,12 +396,30 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
         let mut seeds = r.runs.len().to_string();
         if r.in_progress > 0 {
             seeds.push('*');
-            if footnotes.is_empty() {
+            if !footnotes.iter().any(|f| f.starts_with("\\*")) {
                 footnotes.push("\\* some runs of this row are still in progress: their last evaluation is used.".to_string());
             }
         }
         cells.push(seeds);
-        cells.push(pm(r.train_acc, 2));
+        match r.train_scored {
+            Some((k, n)) => {
+                cells.push(format!("{} †", pm(r.train_acc, 2)));
+                let note = "† training accuracy on a fixed subset of the training examples \
+                    (`train --eval-train-subset`):";
+                let this = format!(
+                    " {} of {}, {} {}",
+                    fmt_count(k),
+                    fmt_count(n),
+                    r.model,
+                    r.data
+                );
+                match footnotes.iter_mut().find(|f| f.starts_with('†')) {
+                    Some(f) => f.push_str(&format!(";{this}")),
+                    None => footnotes.push(format!("{note}{this}")),
+                }
+            }
+            None => cells.push(pm(r.train_acc, 2)),
+        }
         cells.push(pm(r.test_acc, 2));
         if top5.train {
             cells.push(pm(r.train_top5, 2));
@@ -432,6 +457,19 @@ pub fn markdown(rows: &[Row], fit_threshold: f64, with_paper: bool) -> String {
     }
     for f in footnotes {
         let _ = writeln!(out, "\n{f}");
+    }
+    out
+}
+
+/// `1281167` → `1,281,167`.
+fn fmt_count(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
     }
     out
 }

@@ -470,3 +470,32 @@ fn regularized_random_labels_not_fitted_fail_the_table_1_claim() {
         "holds"
     );
 }
+
+/// Table 1's fixed-budget runs were never asked to fit: one that stops short of 100% training
+/// accuracy beside the study's fit runs leaves "every model fits" holding; a run asked to fit
+/// (`--until-train-acc`) that stops short still fails it.
+#[test]
+fn a_budget_run_that_stops_short_is_not_a_failure_to_fit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut runs = write_study(tmp.path(), "mlp-1x512", &[]);
+    let budget = Fixture::new("true--mlp-1x512--plain--e40--s3", "mlp-1x512")
+        .seed(3)
+        .stops_at(1000, 0.9, 0.7)
+        .write(tmp.path());
+    let config_path = budget.join("config.json");
+    let mut config: Value =
+        serde_json::from_str(&fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["until_train_acc"] = Value::Null;
+    fs::write(&config_path, config.to_string()).unwrap();
+    runs.push(budget);
+    let (_, json) = claims(tmp.path(), &runs);
+    assert_status(&json, "fit", "holds");
+
+    let asked = Fixture::new("true--mlp-1x512--plain--s3", "mlp-1x512")
+        .seed(3)
+        .stops_at(1000, 0.9, 0.7)
+        .write(tmp.path());
+    runs.push(asked);
+    let (_, json) = claims(tmp.path(), &runs);
+    assert_status(&json, "fit", "fails");
+}

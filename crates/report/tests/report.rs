@@ -123,6 +123,38 @@ fn runs_of_different_precision_are_separate_rows_with_a_precision_column() {
     assert_eq!(read_csv(&f32_out.join("table.csv"))[0]["precision"], "f32");
 }
 
+/// A run whose training metrics scored a fixed subset (`train --eval-train-subset`) is marked in
+/// the table: its training accuracy carries † and a footnote says how many of how many.
+#[test]
+fn a_training_accuracy_on_a_subset_is_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let out = dir.path().join("report");
+    let subset = Fixture::new("subset", "inception-small")
+        .schema(1)
+        .write(&runs);
+    let config_path = subset.join("config.json");
+    let mut config: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&config_path).unwrap()).unwrap();
+    config["eval_train_subset"] = 10000.into();
+    config["train_size"] = 1281167.into();
+    fs::write(&config_path, config.to_string()).unwrap();
+    let whole = Fixture::new("whole", "mlp-1x512").schema(1).write(&runs);
+    report(&[&subset, &whole, &"--out", &out]).assert_code(0);
+    let md = fs::read_to_string(out.join("table.md")).unwrap();
+    assert_eq!(
+        md.matches(" † |").count(),
+        1,
+        "only the subset run is marked: {md}"
+    );
+    assert!(
+        md.contains(
+            "training examples (`train --eval-train-subset`): 10,000 of 1,281,167, Inception-small"
+        ),
+        "{md}"
+    );
+}
+
 /// When only some seeds reached 100%, steps to fit is the mean (and std) over the seeds that did,
 /// and the row says how many did; accuracies average over every seed.
 #[test]

@@ -91,6 +91,11 @@ pub struct Config {
     /// The step at which `per_example.npz` records the EL2N score of every training example.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub el2n_step: Option<u64>,
+    /// Training metrics scored on this many training examples, a fixed subset drawn once from the
+    /// training set's size (`train --eval-train-subset`: the same examples for every seed);
+    /// absent when every training example is scored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_train_subset: Option<usize>,
     /// Log the training loss every this many steps.
     pub log_every: u64,
     /// The burn backend that ran the model.
@@ -145,6 +150,7 @@ impl Default for Config {
             eval_every: 1.0,
             per_example: false,
             el2n_step: None,
+            eval_train_subset: None,
             log_every: 0,
             backend: String::new(),
             version: String::new(),

@@ -82,6 +82,28 @@ impl DeviceSplit {
             labels: labels_tensor(labels, device),
         }
     }
+
+    /// The examples `indices` (ascending) of this split: a copy on the device for device-held
+    /// images, a view of the same mappings for streamed ones (`train --eval-train-subset`).
+    pub fn subset(&self, indices: &[usize], device: &Device) -> DeviceSplit {
+        let index = || {
+            let values: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+            Tensor::<1, Int>::from_data(
+                TensorData::new(values, [indices.len()]),
+                (device, DType::I64),
+            )
+        };
+        let pixels = match &self.pixels {
+            DevicePixels::U8(p) => DevicePixels::U8(p.clone().select(0, index())),
+            DevicePixels::F32(p) => DevicePixels::F32(p.clone().select(0, index())),
+            DevicePixels::Host(h) => DevicePixels::Host(std::sync::Arc::new(h.subset(indices))),
+        };
+        DeviceSplit {
+            pixels,
+            labels: self.labels.clone().select(0, index()),
+            len: indices.len(),
+        }
+    }
 }
 
 /// Labels as an i64 tensor on `device`.

@@ -46,6 +46,21 @@ impl Subsets {
         }
     }
 
+    /// The subsets of the training examples `indices` (the test labels unchanged).
+    pub fn select(&self, indices: &[usize]) -> Subsets {
+        fn pick<T: Copy>(values: &[T], indices: &[usize]) -> Vec<T> {
+            indices.iter().map(|&i| values[i]).collect()
+        }
+        Subsets {
+            labels: pick(&self.labels, indices),
+            clean: self.clean.as_deref().map(|c| pick(c, indices)),
+            corrupted: self.corrupted.as_deref().map(|c| pick(c, indices)),
+            redrawn: self.redrawn.as_deref().map(|r| pick(r, indices)),
+            test_labels: self.test_labels.clone(),
+            top5: self.top5,
+        }
+    }
+
     /// How many training labels are corrupted and how many redrawn.
     pub fn counts(&self) -> CorruptionCounts {
         let ones = |m: &Option<Vec<u8>>| m.as_ref().map(|m| m.iter().filter(|&&v| v == 1).count());

@@ -147,6 +147,13 @@ pub struct Args {
     #[arg(long, requires = "per_example")]
     pub el2n_step: Option<u64>,
 
+    /// Score the training metrics on a fixed subset of N training examples instead of all of
+    /// them, for huge training sets (e.g. ImageNet): drawn once from the training set's size, the
+    /// same examples for every seed; recorded in config.json and marked in report's tables.
+    /// Not with --per-example, which records every example
+    #[arg(long, value_name = "N", conflicts_with = "per_example", value_parser = clap::value_parser!(u64).range(1..))]
+    pub eval_train_subset: Option<u64>,
+
     /// Log the mean training loss every this many steps
     #[arg(long, default_value_t = 50)]
     pub log_every: u64,

@@ -20,6 +20,7 @@ use rethink_dataset::{Bytes, Dtype, Images, Pixels};
 use crate::data::DevicePixels;
 
 /// One mapped part of a split: its first row's index in the split and its pixels.
+#[derive(Clone)]
 struct Part {
     start: usize,
     bytes: Bytes,
@@ -32,6 +33,8 @@ pub struct HostRows {
     /// Bytes per row.
     row_bytes: usize,
     dtype: Dtype,
+    /// For a [`HostRows::subset`]: row `i` is row `rows[i]` of the parts.
+    rows: Option<Arc<Vec<usize>>>,
 }
 
 impl std::fmt::Debug for HostRows {
@@ -70,7 +73,25 @@ impl HostRows {
             len: start,
             row_bytes,
             dtype,
+            rows: None,
         }
+    }
+
+    /// Rows `indices` of these rows, as rows `0..indices.len()`, over the same mappings.
+    pub fn subset(&self, indices: &[usize]) -> HostRows {
+        let rows = indices.iter().map(|&i| self.row(i)).collect();
+        HostRows {
+            parts: self.parts.clone(),
+            len: indices.len(),
+            row_bytes: self.row_bytes,
+            dtype: self.dtype,
+            rows: Some(Arc::new(rows)),
+        }
+    }
+
+    /// Row `i`'s index in the parts.
+    fn row(&self, i: usize) -> usize {
+        self.rows.as_ref().map_or(i, |rows| rows[i])
     }
 
     /// How many rows.
@@ -85,6 +106,7 @@ impl HostRows {
 
     /// The part holding row `i` and the row's byte range in it.
     fn locate(&self, i: usize) -> (&Part, std::ops::Range<usize>) {
+        let i = self.row(i);
         let k = self.parts.partition_point(|p| p.start <= i) - 1;
         let part = &self.parts[k];
         let at = (i - part.start) * self.row_bytes;

@@ -269,6 +269,7 @@ pub fn train(args: Args) -> Result<()> {
         el2n_step: args
             .per_example
             .then(|| args.el2n_step.unwrap_or(steps_per_epoch)),
+        eval_train_subset: args.eval_train_subset.map(|k| (k as usize).min(n)),
         log_every: args.log_every,
         backend: format!("burn {} + libtorch (tch {})", "0.22.1", "0.22.0"),
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -366,6 +367,12 @@ pub fn train(args: Args) -> Result<()> {
         classes,
     );
     drop(dataset);
+    // --eval-train-subset: the training metrics score a fixed subset of the training examples.
+    let scored = config
+        .eval_train_subset
+        .map(|k| rethink_rng::training::eval_train_subset(n, k));
+    let eval_train = scored.as_ref().map(|ix| train_dev.subset(ix, &device));
+    let eval_subsets = scored.as_ref().map(|ix| subsets.select(ix));
     let records = if !config.per_example {
         None
     } else if args.resume {
@@ -392,6 +399,8 @@ pub fn train(args: Args) -> Result<()> {
         train: &train_dev,
         test: test_dev.as_ref(),
         subsets: &subsets,
+        eval_train: eval_train.as_ref().unwrap_or(&train_dev),
+        eval_subsets: eval_subsets.as_ref().unwrap_or(&subsets),
         eval_batch: args.eval_batch_size,
         augment: options.augment,
         prefetch: args.prefetch,
@@ -430,6 +439,11 @@ struct Run<'a> {
     train: &'a DeviceSplit,
     test: Option<&'a DeviceSplit>,
     subsets: &'a Subsets,
+    /// The training examples the training metrics score: `train`, or its
+    /// `--eval-train-subset`.
+    eval_train: &'a DeviceSplit,
+    /// `subsets` of the scored training examples.
+    eval_subsets: &'a Subsets,
     eval_batch: usize,
     augment: crate::data::Augment,
     /// Training batches assembled ahead when streaming.
@@ -456,11 +470,11 @@ impl Run<'_> {
         } = evaluate(
             &model,
             self.pipeline,
-            self.train,
+            self.eval_train,
             self.eval_batch,
             records.is_some(),
         );
-        let s = self.subsets;
+        let s = self.eval_subsets;
         if let (Some(records), Some(log_probs)) = (records, log_probs) {
             let stats =
                 ExampleStats::from_log_probs(&log_probs, self.config.num_classes, &s.labels);

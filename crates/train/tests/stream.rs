@@ -118,3 +118,70 @@ fn a_missing_or_truncated_shard_stops_train_before_it_starts() {
     rethink_testkit::assert_one_line_error(&stderr, &["shard-00001.npz", "missing"]);
     assert!(!out.exists(), "nothing was started");
 }
+
+/// `--eval-train-subset N` scores N fixed training examples for the training metrics: training
+/// itself is untouched (every test metric and training-loss line equals the full run's), each
+/// training accuracy counts N examples, config.json records N, N = all examples gives the full
+/// run's numbers, and a streamed shard set scores the same examples.
+#[test]
+fn eval_train_subset_scores_fixed_examples_and_leaves_training_alone() {
+    let dir = Dir::new();
+    let whole = data();
+    let file = dir.dataset("tiny.npz", &whole);
+    let set = dir.shards("tiny-set", &cut(&whole, &[30, 60]));
+    let go = |data: &std::path::Path, name: &str, extra: &[&str]| {
+        let out = dir.path(name);
+        run(
+            &mut train(data, &out, &[&["--epochs", "4"], extra].concat()),
+            0,
+        );
+        (out.clone(), metrics_without_timing(&out))
+    };
+    let (_, full) = go(&file, "full", &[]);
+    let (sub_dir, sub) = go(&file, "sub", &["--eval-train-subset", "7"]);
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sub_dir.join("config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["eval_train_subset"], 7);
+    assert_eq!(full.len(), sub.len());
+    let mut differs = false;
+    for (f, s) in full.iter().zip(&sub) {
+        if f["kind"] == "train" {
+            assert_eq!(f, s, "training is the same");
+            continue;
+        }
+        for key in ["step", "test_acc", "test_loss", "lr"] {
+            assert_eq!(f[key], s[key], "{key} at step {}", f["step"]);
+        }
+        let correct = s["train_acc"].as_f64().unwrap() * 7.0;
+        assert!(
+            (correct - correct.round()).abs() < 1e-9,
+            "train_acc counts 7 examples: {s}"
+        );
+        differs |= f["train_acc"] != s["train_acc"] || f["train_loss"] != s["train_loss"];
+    }
+    assert!(differs, "7 of 90 examples score differently from all 90");
+    let (_, all) = go(&file, "all", &["--eval-train-subset", "90"]);
+    assert_eq!(
+        all, full,
+        "a subset of every example is the full evaluation"
+    );
+    let (_, streamed) = go(
+        &set,
+        "sub-stream",
+        &["--eval-train-subset", "7", "--stream"],
+    );
+    assert_eq!(streamed, sub, "streamed shards score the same examples");
+    // Per-example records need every example.
+    let out = dir.path("both");
+    let err = run(
+        &mut train(
+            &file,
+            &out,
+            &["--epochs", "1", "--eval-train-subset", "7", "--per-example"],
+        ),
+        2,
+    );
+    let err = String::from_utf8_lossy(&err.stderr);
+    assert!(err.contains("--per-example"), "{err}");
+}

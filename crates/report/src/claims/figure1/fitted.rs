@@ -26,6 +26,13 @@ impl<'a> Checker<'a> {
             let mut judged_n = 0;
             let mut per_cond = Vec::new();
             for (c, rs) in &have {
+                // Runs trained to fit (`--until-train-acc`), or that fitted, are judged: a
+                // fixed-budget run (Table 1's) that stopped short was never asked to fit.
+                let rs: Vec<&Run> = rs
+                    .iter()
+                    .copied()
+                    .filter(|r| r.config.until_train_acc.is_some() || self.fitted(r))
+                    .collect();
                 runs.extend(rs.iter().copied());
                 let judged: Vec<&&Run> = rs
                     .iter()
@@ -115,6 +122,13 @@ impl<'a> Checker<'a> {
             let mut runs = Vec::new();
             let mut per_cond = Vec::new();
             for (c, rs) in &have {
+                // Runs trained to fit (`--until-train-acc`), or that fitted, are judged: a
+                // fixed-budget run (Table 1's) that stopped short was never asked to fit.
+                let rs: Vec<&Run> = rs
+                    .iter()
+                    .copied()
+                    .filter(|r| r.config.until_train_acc.is_some() || self.fitted(r))
+                    .collect();
                 runs.extend(rs.iter().copied());
                 let fitted: Vec<&&Run> = rs.iter().filter(|r| self.fitted(r)).collect();
                 let mut outside = Vec::new();
