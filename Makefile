@@ -81,6 +81,7 @@ test: setup ## run every test (vendored patch, Rust unit, integration, numpy int
 	cargo test --release -p mnist-fetch --manifest-path $(ROOT)/Cargo.toml -- --ignored
 	$(ROOT)/tests/make/help.sh
 	$(ROOT)/tests/make/sweep.sh
+	$(ROOT)/tests/make/imagenet-tiny.sh
 	$(ROOT)/tests/make/install.sh
 	BIN=$(BIN) $(ROOT)/tests/slurm/run.sh
 
@@ -160,30 +161,59 @@ paper: figure1 table1 figure2 ## every CIFAR-10 experiment of the paper (GPU-siz
 # ImageNet (Table 2): IMAGENET=ROOT holds train/<wnid>/*.JPEG and val/ (see imagenet-pack);
 # IMAGENET_FLAGS go to both splits (e.g. --synsets LOC_synset_mapping.txt), IMAGENET_VAL_FLAGS to
 # the validation split only (e.g. --val-labels LOC_val_solution.csv for a flat val/ folder).
-# `train` holds a whole dataset file in device memory: this fits ImageNet subsets, not the full
-# 1.28M images at 299x299 (~340 GB).
+# The training split is packed as a shard set, data/imagenet-train/ (IMAGENET_SHARD_SIZE images a
+# shard), that `train` streams from its memory maps (the 1.28M images at 342x342 are ~450 GB);
+# the validation split is one file, data/imagenet-val.npz, streamed too when it is large.
+# data/imagenet-train.npz packs the training split as one file instead (for subsets).
 IMAGENET       ?=
+# IMAGENET_NAME names the data files, runs/ and report/ folders (imagenet-tiny uses its own).
+IMAGENET_NAME  ?= imagenet
 # Packed at 342x342 (shorter side resized to 342, center crop) so that training crops of 299 can
 # move (random resized crops with `rrc`); evaluation takes the center 299x299 (the usual
 # resize-342/center-crop-299 protocol).
 IMAGENET_SIZE  ?= 342
 IMAGENET_CROP  ?= 299
+IMAGENET_SHARD_SIZE ?= 5000
 IMAGENET_FLAGS ?=
 IMAGENET_VAL_FLAGS ?=
-IMAGENET_SWEEP = $(SUBMAKE) sweep-runs NAME=imagenet DATA=data/imagenet-train.npz TEST_DATA=data/imagenet-val.npz MODELS=inception-v3 \
-  TRAIN_FLAGS="--crop $(IMAGENET_CROP)"
+IMAGENET_TRAIN_FLAGS ?=
+IMAGENET_TRAIN := data/$(IMAGENET_NAME)-train
+IMAGENET_VAL   := data/$(IMAGENET_NAME)-val.npz
+IMAGENET_SWEEP = $(SUBMAKE) sweep-runs NAME=$(IMAGENET_NAME) DATA=$(IMAGENET_TRAIN) DATA_EXT= TEST_DATA=$(IMAGENET_VAL) \
+  MODELS=inception-v3 TRAIN_FLAGS="--crop $(IMAGENET_CROP) $(IMAGENET_TRAIN_FLAGS)"
 # Table 2's stopping rules are Table 1's: true labels a fixed budget, random labels until they fit
 # (evaluated once an epoch: a pass over the training set costs as much as an epoch of training).
 IMAGENET_EPOCHS ?= 100
 IMAGENET_FIT_EVAL_EVERY ?= 1
+imagenet_root = @[ -n "$(IMAGENET)" ] || { echo "make: set IMAGENET=ROOT (an ImageNet-style tree: ROOT/train/<wnid>/*.JPEG, ROOT/val/)" >&2; exit 2; }
 
-data/imagenet-train.npz data/imagenet-val.npz: data/imagenet-%.npz: | tools
-	@[ -n "$(IMAGENET)" ] || { echo "make: set IMAGENET=ROOT (an ImageNet-style tree: ROOT/train/<wnid>/*.JPEG, ROOT/val/)" >&2; exit 2; }
+data/$(IMAGENET_NAME)-train.npz data/$(IMAGENET_NAME)-val.npz: data/$(IMAGENET_NAME)-%.npz: | tools
+	$(imagenet_root)
 	@mkdir -p $(@D)
 	$(BIN)/imagenet-pack $(IMAGENET) --split $* --size $(IMAGENET_SIZE) $(IMAGENET_FLAGS) $(if $(filter val,$*),$(IMAGENET_VAL_FLAGS)) -o $@
 
+$(IMAGENET_TRAIN): | tools
+	$(imagenet_root)
+	@mkdir -p $(@D)
+	$(BIN)/imagenet-pack $(IMAGENET) --split train --size $(IMAGENET_SIZE) --shard-size $(IMAGENET_SHARD_SIZE) $(IMAGENET_FLAGS) -o $@
+
 .PHONY: imagenet
-imagenet: data/imagenet-train.npz data/imagenet-val.npz ## Table 2: Inception V3 on ImageNet (IMAGENET=ROOT; GPU-sized): {aug (rrc), wd, dropout} for IMAGENET_EPOCHS=100 epochs; random labels (none, wd, wd+dropout) until 100% train accuracy
+imagenet: $(IMAGENET_TRAIN) $(IMAGENET_VAL) ## Table 2: Inception V3 on ImageNet (IMAGENET=ROOT; GPU-sized), streamed from shards: {aug (rrc), wd, dropout} for IMAGENET_EPOCHS=100 epochs; random labels (none, wd, wd+dropout) until 100% train accuracy
 	+$(IMAGENET_SWEEP) STOP=e$(IMAGENET_EPOCHS) CONDITIONS=true SETTINGS="rrc+dropout+wd rrc wd plain"
 	+$(IMAGENET_SWEEP) STOP=fit$(IMAGENET_EPOCHS) FIT_EVAL_EVERY=$(IMAGENET_FIT_EVAL_EVERY) CONDITIONS=random-labels SETTINGS="dropout+wd wd plain"
-	+$(SUBMAKE) sweep-report NAME=imagenet REPORT_FLAGS=--paper
+	+$(SUBMAKE) sweep-report NAME=$(IMAGENET_NAME) REPORT_FLAGS=--paper
+
+# make imagenet's whole path (pack shards, corrupt shards, stream Table 2's seven runs, report) on
+# a generated ImageNet-style tree of 4 classes (48 training, 16 validation JPEGs): seconds.
+IMAGENET_TINY_TREE := data/imagenet-tiny-tree
+$(IMAGENET_TINY_TREE): | $(VPY)
+	@rm -rf $@.tmp
+	$(VPY) $(ROOT)/scripts/imagenet-tree $@.tmp --classes 4 --train 12 --val 4 --min 80 --max 120 --seed 1
+	@mv $@.tmp $@
+
+.PHONY: imagenet-tiny
+imagenet-tiny: $(IMAGENET_TINY_TREE) ## make imagenet end to end on a generated tree, in seconds (data/imagenet-tiny-*, runs/imagenet-tiny/, report/imagenet-tiny/)
+	+$(SUBMAKE) imagenet IMAGENET=$(IMAGENET_TINY_TREE) IMAGENET_NAME=imagenet-tiny IMAGENET_SIZE=80 IMAGENET_CROP=75 \
+	  IMAGENET_SHARD_SIZE=16 IMAGENET_EPOCHS=1 IMAGENET_TRAIN_FLAGS="--batch-size 16 --lr 0.01 --stream" \
+	  IMAGENET_FLAGS="--synsets $(IMAGENET_TINY_TREE)/LOC_synset_mapping.txt" \
+	  IMAGENET_VAL_FLAGS="--val-labels $(IMAGENET_TINY_TREE)/LOC_val_solution.csv"

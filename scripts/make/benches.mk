@@ -3,7 +3,7 @@
 
 ##@ Benchmarks
 
-.PHONY: bench-format bench-corrupt bench-train bench-kernel bench-per-example gpu-check
+.PHONY: bench-format bench-corrupt bench-train bench-kernel bench-per-example bench-loader gpu-check
 
 bench-format: build ## dataset file throughput: pipe and mmap vs cat and numpy
 	$(ROOT)/scripts/bench-format
@@ -19,6 +19,9 @@ bench-per-example: data/fashion-mnist.npz build ## train --per-example's overhea
 
 bench-kernel: data/fashion-mnist.npz ## kernel-fit's Gaussian kernel build and Cholesky solve vs numpy and scipy (N=5000 THREADS=1 REPEAT=3)
 	$(ROOT)/scripts/bench-kernel
+
+bench-loader: build ## train --stream's loader vs a PyTorch DataLoader over numpy memmaps: 299x299x3 batches from shards, warm and cold (N SHARD BATCH WORKERS REPEAT)
+	$(ROOT)/scripts/bench-loader
 
 gpu-check: ## build, then on a GPU machine: train on cuda vs PyTorch (see scripts/gpu-check)
 	$(ROOT)/scripts/gpu-check

@@ -5,7 +5,8 @@
 # CONDITIONS: true, labels<p> (label corruption p, e.g. labels0.4), random-labels, shuffle,
 #   random-pixels, gaussian. SETTINGS: '+'-joined tokens: plain, crop, aug (crop+flip), rrc
 #   (Inception-style random resized crops + flip, for ImageNet), wd, dropout, nobn.
-#   A corrupted dataset is made once per condition and seed: data/NAME/<cond>-s<seed>.npz.
+#   A corrupted dataset is made once per condition and seed: data/NAME/<cond>-s<seed>.npz (a shard
+#   directory data/NAME/<cond>-s<seed> when DATA is one and DATA_EXT is empty).
 # Stopping: by default a run stops at 100% training accuracy or after EPOCHS epochs (STOP_FLAGS).
 #   STOP names a stopping rule instead, and the name becomes part of each run's folder,
 #   runs/NAME/<condition>--<model>--<setting>--<STOP>--s<seed>/, so that runs trained under
@@ -51,12 +52,14 @@ is_count = $(and $1,$(if $(call non_digits,$1),,yes))
 stop_flags = $(if $(and $(filter e%,$1),$(call is_count,$(1:e%=%))),--epochs $(1:e%=%),$(if $(and $(filter fit%,$1),$(call is_count,$(1:fit%=%))),--until-train-acc 1.0 --epochs $(1:fit%=%) --eval-every $(FIT_EVAL_EVERY),$(error unknown STOP '$1' (e<N>: N epochs; fit<N>: until 100% training accuracy, at most N epochs))))
 run_flags = $(if $(STOP),$(call stop_flags,$(STOP)),$(STOP_FLAGS))
 run_dir = $(RUNS_DIR)/$1--$2--$3$(if $(STOP),--$(STOP))--s$4
-data_of = $(if $(filter true,$1),$(DATA),data/$(NAME)/$1-s$2.npz)
+# DATA_EXT: .npz for a dataset file, empty for a shard directory (corrupt writes a shard set).
+DATA_EXT    ?= .npz
+data_of = $(if $(filter true,$1),$(DATA),data/$(NAME)/$1-s$2$(DATA_EXT))
 
 RUN_TARGETS := $(foreach c,$(CONDITIONS),$(foreach m,$(MODELS),$(foreach s,$(SETTINGS),$(foreach seed,$(SEEDS),$(call run_dir,$c,$m,$s,$(seed))/summary.json))))
 
 define DATA_RULE
-data/$(NAME)/$1-s$2.npz: $(DATA) | tools
+data/$(NAME)/$1-s$2$(DATA_EXT): $(DATA) | tools
 	@mkdir -p $$(@D)
 	$(BIN)/corrupt $(call cond_flags,$1) --seed $2 $$< -o $$@
 endef

@@ -31,6 +31,7 @@ help=$(mk help)
 targets=$({ mk -pRrq 2>/dev/null || true; } | grep -E '^[a-zA-Z0-9_./-]+:' | cut -d: -f1 | sort -u)
 for t in help setup apt build tools clean test check-vendor-patch data/fashion-mnist.npz data/cifar10.npz \
          data/fmnist-demo.npz demo figure1 table1 figure2 paper imagenet data/imagenet-train.npz data/imagenet-val.npz \
+         data/imagenet-train imagenet-tiny \
          libtorch train sweep sweep-runs sweep-report print-runs report bench-format bench-corrupt bench-train bench-kernel \
          kernel double-descent \
          gpu-check test-slurm; do

@@ -168,7 +168,11 @@ done
 commands=$(make -f "$repo/Makefile" --no-print-directory -n imagenet NOBUILD=1 IMAGENET=imagenet-root | grep -- '--model inception-v3')
 grep -vq -- "--test data/imagenet-val.npz --out" <<<"$commands" && fail "imagenet runs lack --test: $commands"
 check_rules "$planned" imagenet
-ok "make -n imagenet lists the 7 Inception V3 runs of Table 2 (random labels with none / wd / dropout+wd), scored on the validation file"
+packs=$(make -f "$repo/Makefile" --no-print-directory -n imagenet NOBUILD=1 IMAGENET=imagenet-root | grep 'imagenet-pack')
+grep -q -- "--split train --size 342 --shard-size 5000 .*-o data/imagenet-train$" <<<"$packs" || fail "make imagenet should pack the training split as shards: $packs"
+grep -q -- "--data data/imagenet-train --test" <<<"$commands" || fail "imagenet runs should train on the shard set: $commands"
+grep -q -- "--data data/imagenet/random-labels-s1 --test" <<<"$commands" || fail "random-label runs should train on a corrupted shard set: $commands"
+ok "make -n imagenet packs the training split as shards and lists the 7 Inception V3 runs of Table 2 on them (random labels with none / wd / dropout+wd), scored on the validation file"
 
 # Mixed precision, the same science (make precision-runs; issue 19): the same runs in f32 and bf16
 # on real Fashion-MNIST, one report whose rows keep the precisions apart, and the verdict script's

@@ -18,6 +18,8 @@ pub struct Bytes {
     owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
     /// The owner again when it is a read-only file mapping, whose pages can be given back.
     map: Option<Arc<memmap2::Mmap>>,
+    /// The file under that mapping (mapped from offset 0), for [`Bytes::copy_to`]'s reads.
+    file: Option<Arc<std::fs::File>>,
     range: Range<usize>,
     crc: Arc<OnceLock<u32>>,
 }
@@ -29,18 +31,21 @@ impl Bytes {
         Bytes {
             owner: Arc::new(owner),
             map: None,
+            file: None,
             range: 0..len,
             crc: Arc::default(),
         }
     }
 
-    /// Wraps a read-only memory map of a file, so that [`Bytes::release`] can give its pages back.
-    pub fn mapped(map: memmap2::Mmap) -> Bytes {
+    /// Wraps a read-only memory map of all of `file` (from offset 0), so that [`Bytes::release`]
+    /// can give its pages back and [`Bytes::copy_to`] can read instead of faulting pages in.
+    pub fn mapped(map: memmap2::Mmap, file: std::fs::File) -> Bytes {
         let len = map.len();
         let map = Arc::new(map);
         Bytes {
             owner: map.clone(),
             map: Some(map),
+            file: Some(Arc::new(file)),
             range: 0..len,
             crc: Arc::default(),
         }
@@ -73,6 +78,47 @@ impl Bytes {
         }
     }
 
+    /// Copies the bytes under `range` (relative to this view) into `out`, leaving nothing
+    /// resident: from a file mapping they are read from the file (`pread`, through the page
+    /// cache, no page of the mapping faulted in, nothing to release, no TLB flush on other
+    /// threads), otherwise copied from memory. What streaming uses to gather rows.
+    pub fn copy_to(&self, range: Range<usize>, out: &mut [u8]) {
+        assert!(
+            range.start <= range.end && range.end <= self.len() && out.len() == range.len(),
+            "copy_to out of bounds"
+        );
+        #[cfg(unix)]
+        if let Some(file) = &self.file {
+            use std::os::unix::fs::FileExt;
+            let at = (self.range.start + range.start) as u64;
+            if file.read_exact_at(out, at).is_ok() {
+                return;
+            }
+            // A read error: copy through the mapping instead, which faults the same pages.
+        }
+        out.copy_from_slice(&self[range.clone()]);
+        self.release(range);
+    }
+
+    /// Asks the kernel to start reading the file pages under `range` into the page cache
+    /// (`madvise` WILLNEED on a file mapping: readahead, nothing mapped in), so a later
+    /// [`Bytes::copy_to`] of a cold range finds it read or on its way. Bytes in memory: nothing.
+    pub fn will_need(&self, range: Range<usize>) {
+        assert!(
+            range.start <= range.end && range.end <= self.len(),
+            "will_need out of bounds"
+        );
+        if let Some(map) = &self.map
+            && !range.is_empty()
+        {
+            let _ = map.advise_range(
+                memmap2::Advice::WillNeed,
+                self.range.start + range.start,
+                range.len(),
+            );
+        }
+    }
+
     /// A sub-view; `range` is relative to this view.
     pub fn slice(&self, range: Range<usize>) -> Bytes {
         assert!(
@@ -87,6 +133,7 @@ impl Bytes {
         Bytes {
             owner: Arc::clone(&self.owner),
             map: self.map.clone(),
+            file: self.file.clone(),
             range: self.range.start + range.start..self.range.start + range.end,
             crc,
         }
@@ -99,8 +146,31 @@ impl Bytes {
 
     /// The CRC-32 (zip's, IEEE) of these bytes: remembered, or computed in parallel and then
     /// remembered.
+    ///
+    /// The bytes of a file mapping are hashed chunk by chunk and each chunk's pages given back
+    /// after it ([`Bytes::release`]): a file is verified when it is read, long before its images
+    /// are used, and verifying one larger than memory must not make it resident.
     pub fn crc32(&self) -> u32 {
-        *self.crc.get_or_init(|| crc32(self))
+        *self.crc.get_or_init(|| {
+            if self.map.is_none() {
+                return crc32(self);
+            }
+            let n = self.len();
+            (0..n.div_ceil(CRC_CHUNK))
+                .into_par_iter()
+                .map(|i| {
+                    let range = i * CRC_CHUNK..((i + 1) * CRC_CHUNK).min(n);
+                    let mut h = crc32fast::Hasher::new();
+                    h.update(&self[range.clone()]);
+                    self.release(range);
+                    h
+                })
+                .reduce_with(|mut a, b| {
+                    a.combine(&b);
+                    a
+                })
+                .map_or(crc32fast::hash(&[]), |h| h.finalize())
+        })
     }
 
     /// Records a CRC-32 the caller has established for exactly these bytes.

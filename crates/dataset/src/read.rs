@@ -48,7 +48,7 @@ pub fn read_file(file: File, name: &str) -> Result<Dataset> {
     // SAFETY: the map is read-only; like every mmap reader we assume nobody truncates the file
     // while we hold it (our writers replace files by rename, which leaves the mapping intact).
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err)?;
-    read_bytes_limited(Bytes::mapped(map), name, &limits)
+    read_bytes_limited(Bytes::mapped(map, file), name, &limits)
 }
 
 /// Reads a dataset from a stream (a pipe, stdin), front to back; `name` is used in errors.

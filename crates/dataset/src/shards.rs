@@ -291,6 +291,21 @@ pub fn read_parts(path: &Path) -> Result<Vec<Dataset>> {
     }
 }
 
+/// The dataset at `path` and its parts, from one read: what [`read_path`](crate::read_path) and
+/// [`read_parts`] give, without mapping and verifying every file twice.
+pub fn read_with_parts(path: &Path) -> Result<(Dataset, Vec<Dataset>)> {
+    if is_shard_dir(path) {
+        let set = ShardSet::open(path)?;
+        let parts = set.read_all()?;
+        let whole = concat(parts.clone());
+        let _ = whole.digest.set(set.digest.clone());
+        Ok((whole, parts))
+    } else {
+        let whole = crate::read::read_path(path)?;
+        Ok((whole.clone(), vec![whole]))
+    }
+}
+
 /// Shard `part` must match `first` in what makes them one dataset.
 fn check_agrees(first: &Dataset, part: &Dataset, name: &str) -> Result<()> {
     let err = |what: String| Err(Error::new(name, what));
@@ -339,12 +354,14 @@ impl Generate for Concat {
             let (start, images) = &self.parts[k];
             let from = at - start;
             let take = (images.len() - from).min(out.len() / b);
-            let bytes: &[u8] = match images.pixels() {
-                Pixels::U8(p) => p,
-                Pixels::F32(v) => bytemuck::cast_slice(v),
-            };
             let (head, rest) = out.split_at_mut(take * b);
-            head.copy_from_slice(&bytes[from * b..(from + take) * b]);
+            let range = from * b..(from + take) * b;
+            match images.pixels() {
+                // Read from the shard's file (pread): a pass over a set larger than memory
+                // (inspect's statistics) leaves none of its pages resident.
+                Pixels::U8(p) => p.copy_to(range, head),
+                Pixels::F32(v) => head.copy_from_slice(&bytemuck::cast_slice(v)[range]),
+            }
             if cfg!(target_endian = "big") && images.dtype() == Dtype::F32 {
                 for v in head.chunks_exact_mut(4) {
                     v.reverse();

@@ -58,17 +58,24 @@ fn make_device(options: &config::Options) -> Result<Device> {
     }
 }
 
-/// The test split: from `--test FILE` (its test split, or its only split), else the data file's.
+/// The test split: from `--test FILE` (its test split, or its only split, and the file's parts
+/// to stream from), else the data file's.
+#[allow(clippy::type_complexity)]
 fn test_split(
     args: &Args,
     dataset: &Dataset,
     data_name: &str,
-) -> Result<(Option<Split>, Option<String>, Option<String>)> {
+) -> Result<(
+    Option<Split>,
+    Option<String>,
+    Option<String>,
+    Option<Vec<Dataset>>,
+)> {
     let Some(path) = &args.test else {
-        return Ok((dataset.test.clone(), None, None));
+        return Ok((dataset.test.clone(), None, None, None));
     };
     let name = path.display().to_string();
-    let test = rethink_dataset::read_path(path)?;
+    let (test, parts) = rethink_dataset::shards::read_with_parts(path)?;
     if test.meta.classes.len() != dataset.meta.classes.len() {
         bail!(
             "{name}: {} classes, but {data_name} has {}",
@@ -82,7 +89,7 @@ fn test_split(
         (None, Some(split)) => split,
         (None, None) => bail!("{name}: holds no split"),
     };
-    Ok((Some(split), Some(name), digest))
+    Ok((Some(split), Some(name), digest, Some(parts)))
 }
 
 fn lr_at(config: &Config, step: u64) -> f64 {
@@ -163,7 +170,14 @@ pub fn train(args: Args) -> Result<()> {
     }
 
     let device = make_device(&options)?;
-    let dataset = data.read_dataset()?;
+    // The parts (the shards of a shard set, or the one file) are what streaming reads from.
+    let (dataset, parts) = match &data {
+        Input::Path(p) => rethink_dataset::shards::read_with_parts(p)?,
+        Input::Stdin => {
+            let dataset = data.read_dataset()?;
+            (dataset.clone(), vec![dataset])
+        }
+    };
     let data_name = data.to_string();
     let train = dataset.train.as_ref().ok_or_else(|| {
         anyhow!("{data_name}: holds no training split (train_images, train_labels)")
@@ -171,7 +185,7 @@ pub fn train(args: Args) -> Result<()> {
     if train.is_empty() {
         bail!("{data_name}: train_images: the training split is empty");
     }
-    let (test, test_name, test_digest) = test_split(&args, &dataset, &data_name)?;
+    let (test, test_name, test_digest, test_parts) = test_split(&args, &dataset, &data_name)?;
     let [_, h, w, c] = train.images.shape();
     if let Some(t) = &test {
         let [_, th, tw, tc] = t.images.shape();
@@ -332,21 +346,16 @@ pub fn train(args: Args) -> Result<()> {
                 .collect();
             HostRows::new(&images)
         };
-        let parts = match &data {
-            Input::Path(p) => rethink_dataset::shards::read_parts(p)?,
-            Input::Stdin => vec![dataset.clone()],
-        };
         let train_dev = DeviceSplit::stream(rows(&parts, false), &train.labels, &device);
-        let test_dev = match (&test, &args.test) {
+        let test_dev = match (&test, &test_parts) {
             (None, _) => None,
-            (Some(t), Some(path)) => {
-                let parts = rethink_dataset::shards::read_parts(path)?;
+            (Some(t), Some(parts)) => {
                 // The test file's test split, or its only split (as test_split chose).
                 let any_test = parts.iter().any(|p| p.test.is_some());
                 let rows = if any_test {
-                    rows(&parts, true)
+                    rows(parts, true)
                 } else {
-                    rows(&parts, false)
+                    rows(parts, false)
                 };
                 Some(DeviceSplit::stream(rows, &t.labels, &device))
             }
