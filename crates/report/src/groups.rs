@@ -125,6 +125,26 @@ impl Group {
         self.settings.join(" ")
     }
 
+    /// [`Group::part`], with the settings in `leave_out` and the unset ones not named (see
+    /// [`legend_labels`]).
+    pub fn part_without(&self, part: Part, leave_out: &BTreeSet<String>) -> String {
+        if part != Part::Settings {
+            return self.part(part);
+        }
+        let settings: Vec<&str> = self
+            .settings
+            .iter()
+            // Unset (`null`) settings say nothing the set ones beside them do not.
+            .filter(|s| !leave_out.contains(*s) && !s.ends_with("=null"))
+            .map(String::as_str)
+            .collect();
+        let mut label = settings.join(" ");
+        if self.precision != "f32" {
+            label = format!("{} {label}", self.precision).trim_end().to_string();
+        }
+        label
+    }
+
     /// The text of one legend part for this group.
     pub fn part(&self, part: Part) -> String {
         match part {
@@ -264,8 +284,15 @@ pub fn group_runs(runs: &[Run]) -> Vec<Group> {
 }
 
 /// Legend text for each group: the given parts, skipping those equal across all `groups`
-/// (unless listed in `always`), so legends say only what tells the curves apart.
+/// (unless listed in `always`), so legends say only what tells the curves apart. Of the other
+/// settings (`key=value`), only those that differ between `groups` are named: a learning rate
+/// that differs between the report's models but not between one panel's curves is left out.
 pub fn legend_labels(groups: &[&Group], parts: &[Part], always: &[Part]) -> Vec<String> {
+    let common = common_settings(groups);
+    let part = |g: &Group, p: Part| match p {
+        Part::Settings => g.part_without(p, &common),
+        _ => g.part(p),
+    };
     let shown: Vec<Part> = parts
         .iter()
         .copied()
@@ -273,7 +300,7 @@ pub fn legend_labels(groups: &[&Group], parts: &[Part], always: &[Part]) -> Vec<
             always.contains(p)
                 || groups
                     .iter()
-                    .map(|g| g.part(*p))
+                    .map(|g| part(g, *p))
                     .collect::<BTreeSet<_>>()
                     .len()
                     > 1
@@ -284,7 +311,7 @@ pub fn legend_labels(groups: &[&Group], parts: &[Part], always: &[Part]) -> Vec<
         .map(|g| {
             let text: Vec<String> = shown
                 .iter()
-                .map(|p| g.part(*p))
+                .map(|p| part(g, *p))
                 .filter(|s| !s.is_empty())
                 .collect();
             if text.is_empty() {
@@ -294,4 +321,17 @@ pub fn legend_labels(groups: &[&Group], parts: &[Part], always: &[Part]) -> Vec<
             }
         })
         .collect()
+}
+
+/// The settings entries (`key=value`) that every one of `groups` has.
+pub fn common_settings(groups: &[&Group]) -> BTreeSet<String> {
+    let mut common: Option<BTreeSet<String>> = None;
+    for g in groups {
+        let mine: BTreeSet<String> = g.settings.iter().cloned().collect();
+        common = Some(match common {
+            None => mine,
+            Some(c) => c.intersection(&mine).cloned().collect(),
+        });
+    }
+    common.unwrap_or_default()
 }

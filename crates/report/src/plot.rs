@@ -319,8 +319,12 @@ fn draw_chart<DB: DrawingBackend>(
     let (x_lin, y_lin) = (tick_formatter(x1 - x0), tick_formatter(y1 - y0));
     let x_fmt = |v: &f64| if fig.log_x { pow10_label(v) } else { x_lin(v) };
     let y_fmt = |v: &f64| if fig.log_y { pow10_label(v) } else { y_lin(v) };
+    // As many x ticks as their labels (up to about 5 characters) have room for: small
+    // multiples have narrow panels.
+    let x_ticks = ((f64::from(root.dim_in_pixel().0) / (f64::from(px(14.0)) * 5.0)) as usize).clamp(3, 10);
     chart
         .configure_mesh()
+        .x_labels(x_ticks)
         .x_label_formatter(&x_fmt)
         .y_label_formatter(&y_fmt)
         .x_desc(&fig.x_label)

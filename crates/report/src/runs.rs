@@ -120,9 +120,12 @@ impl Run {
             .unwrap_or((None, None))
     }
 
-    /// The training-loss curve: the per-k-steps `train` lines, or the evaluations' `train_loss`.
+    /// The training-loss curve: the per-k-steps `train` lines (the mini-batches' mean loss), or
+    /// the evaluations' `train_loss` (the whole training set's) where those are more points: a
+    /// small training set evaluated every epoch has far more evaluations than `train` lines
+    /// (one per `--log-every` steps), and they start at step 0.
     pub fn loss_curve(&self) -> Vec<(u64, f64)> {
-        if !self.train_points.is_empty() {
+        if !self.train_points.is_empty() && self.train_points.len() >= self.evals.len() {
             return self.train_points.iter().map(|p| (p.step, p.loss)).collect();
         }
         self.evals.iter().map(|e| (e.step, e.train_loss)).collect()

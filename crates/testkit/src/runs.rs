@@ -44,6 +44,8 @@ pub struct Fixture {
     pub batchnorm: bool,
     /// `train --precision` (written with schema 1 only; default "f32").
     pub precision: &'static str,
+    /// config.json values that replace the fixture's own (`lr`, `epochs`, `until_train_acc`).
+    pub config: Vec<(&'static str, Value)>,
 }
 
 impl Fixture {
@@ -68,6 +70,7 @@ impl Fixture {
             counts: None,
             batchnorm: true,
             precision: "f32",
+            config: Vec::new(),
         }
     }
 
@@ -162,6 +165,12 @@ impl Fixture {
         ];
         self
     }
+    /// Sets `key` of config.json to `value` (`lr`, `epochs`, `until_train_acc`: null for a
+    /// fixed budget).
+    pub fn config(mut self, key: &'static str, value: Value) -> Self {
+        self.config.push((key, value));
+        self
+    }
     /// Still training: no summary.json.
     pub fn unfinished(mut self) -> Self {
         self.finished = false;
@@ -195,6 +204,9 @@ impl Fixture {
             config["weight_decay_params"] = json!(["fc1.weight", "fc2.weight"]);
             config["pad"] = Value::Null;
             config["precision"] = json!(self.precision);
+        }
+        for (k, v) in &self.config {
+            config[*k] = v.clone();
         }
         fs::write(
             run.join("config.json"),

@@ -26,6 +26,18 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
     if used.iter().any(|g| g.regularizers_label() == "none") {
         used.retain(|g| g.regularizers_label() == "none");
     }
+    // Inception without BatchNorm is a row of Table 1, not of the paper's Figure 1.
+    let (used, without_bn): (Vec<&Group>, Vec<&Group>) = if used.iter().any(|g| !g.without_batchnorm) {
+        used.into_iter().partition(|g| !g.without_batchnorm)
+    } else {
+        (used, Vec::new())
+    };
+    // A fixed-budget run (Table 1) beside a run of the same curve trained until it fitted.
+    let (mut used, budget_only) = cx.prefer_stop(
+        used,
+        |g| (g.dataset.clone(), g.model_label(), g.corruption.figure1a_kind()),
+        true,
+    );
     used.sort_by_key(|g| {
         let kind = g.corruption.figure1a_kind().unwrap_or("");
         (
@@ -49,6 +61,26 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
         &used,
     );
     fig.x_from_zero = true;
+    if !without_bn.is_empty() {
+        fig.notes.push(format!(
+            "left out, without BatchNorm (Table 1's rows; Figure 1 has the models as built): {}",
+            without_bn
+                .iter()
+                .map(|g| format!("{}, {}", g.model_label(), g.data_label()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    if !budget_only.is_empty() {
+        fig.notes.push(format!(
+            "left out, a fixed budget beside runs trained until they fit: {}",
+            budget_only
+                .iter()
+                .map(|g| format!("{}, {}, {}", g.model_label(), g.data_label(), g.settings_label()))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
     let loss_curve = |g: &Group| {
         let curves: Vec<Vec<(f64, f64)>> = cx
             .group_runs(g)
@@ -150,7 +182,34 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
             reason: "the matching runs have no training loss yet".into(),
         });
     }
+    cut_loss_spikes(&mut fig);
+    Context::in_steps_when_short(&mut fig);
     Ok(fig)
+}
+
+/// Cuts the y axis at 1.25 times the largest starting loss (about ln K) when a curve rises past
+/// twice that: evaluation losses of a BatchNorm network early in training (its running
+/// statistics not yet settled) can reach a hundred times the starting loss and would flatten
+/// every other curve. The figure says so; the CSV keeps every value.
+fn cut_loss_spikes(fig: &mut Figure) {
+    let start = fig
+        .series
+        .iter()
+        .filter_map(|s| s.points.first().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    let highest = fig
+        .series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(0.0f64, f64::max);
+    if start > 0.0 && highest > 2.0 * start {
+        let top = 1.25 * start;
+        fig.y_range = Some((0.0, top));
+        fig.notes.push(format!(
+            "y axis cut at {top:.2} (1.25 x the largest starting loss): losses up to {highest:.1} \
+             run off the top (the CSV has every value)"
+        ));
+    }
 }
 
 /// Runs on clean pixels, keyed by everything but the label corruption level: one line of

@@ -3,7 +3,7 @@
 
 use super::curves::{mean_curve, seed_band};
 use super::{Context, Figure, KILO, Series, Skipped};
-use crate::groups::{Group, Part, legend_labels, model_display};
+use crate::groups::{Group, Part, common_settings, legend_labels, model_display};
 use crate::paper;
 
 /// The paper's Figure 2 setting a group is in: "plain" (no regularizer), "w/o BN" (plain,
@@ -54,9 +54,16 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
     } else {
         inception
     };
+    // A run of the same setting trained until it fitted (Figure 1's) beside the budget's.
+    let (used, fit_only) = cx.prefer_stop(
+        used,
+        |g| (g.dataset.clone(), g.model_label(), figure2_setting(g)),
+        false,
+    );
     let left_out: Vec<String> = true_labels
         .iter()
         .filter(|g| !used.iter().any(|u| std::ptr::eq(*u, **g)))
+        .filter(|g| !fit_only.iter().any(|u| std::ptr::eq(*u, **g)))
         .map(|g| format!("{}, {}", g.model_label(), g.regularizers_label()))
         .collect();
     if used.is_empty() {
@@ -79,6 +86,16 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
         fig.notes.push(format!(
             "left out, not one of the paper's settings (Inception plain, w/o BatchNorm, crop+wd): {}",
             left_out.join("; ")
+        ));
+    }
+    if !fit_only.is_empty() {
+        fig.notes.push(format!(
+            "left out, trained until they fit beside the fixed budget drawn here: {}",
+            fit_only
+                .iter()
+                .map(|g| format!("{}, {}", g.model_label(), g.regularizers_label()))
+                .collect::<Vec<_>>()
+                .join("; ")
         ));
     }
     fig.y_range = Some((0.0, 100.0));
@@ -113,6 +130,7 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
             })
             .collect();
         const SETTINGS: [&str; 3] = ["plain", "w/o BN", "aug+wd"];
+        let common = common_settings(&used);
         for (p, key) in panels.iter().enumerate() {
             let mut seen: Vec<usize> = Vec::new();
             for (i, g) in used.iter().enumerate().filter(|(_, g)| panel_of(g) == *key) {
@@ -128,8 +146,9 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
                     "w/o BN" => "no regularizer, w/o BatchNorm".to_string(),
                     _ => g.part(Part::Regularizers),
                 };
-                if !g.settings_label().is_empty() {
-                    label = format!("{label}, {}", g.settings_label());
+                let settings = g.part_without(Part::Settings, &common);
+                if !settings.is_empty() {
+                    label = format!("{label}, {settings}");
                 }
                 drawn.push((i, label, colour));
                 panel_index.push(p);
@@ -192,5 +211,6 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
             reason: "the true-label runs have no test evaluations yet".into(),
         });
     }
+    Context::in_steps_when_short(&mut fig);
     Ok(fig)
 }

@@ -107,6 +107,7 @@ pub fn memorization(cx: &Context) -> Result<Figure, Skipped> {
             ));
         }
     }
+    Context::in_steps_when_short(&mut fig);
     Ok(fig)
 }
 

@@ -149,6 +149,66 @@ impl Context<'_> {
         g.runs.iter().map(|&i| &self.runs[i])
     }
 
+    /// A figure drawn against thousands of steps whose runs are all shorter than 1,000 steps
+    /// is drawn against steps (an axis of 0.0 to 0.2 thousand steps reads badly).
+    fn in_steps_when_short(fig: &mut Figure) {
+        let longest = fig
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .fold(0.0f64, f64::max);
+        if longest >= 1.0 || fig.series.is_empty() {
+            return;
+        }
+        for s in &mut fig.series {
+            for p in &mut s.points {
+                p.0 *= KILO;
+            }
+            if let Some(to) = &mut s.band_to {
+                to.iter_mut().for_each(|p| p.0 *= KILO);
+            }
+            if let Some(band) = &mut s.seed_band {
+                band.iter_mut().for_each(|p| p.0 *= KILO);
+            }
+        }
+        if let Some((a, b)) = &mut fig.x_range {
+            *a *= KILO;
+            *b *= KILO;
+        }
+        fig.x_label = "training steps".to_string();
+    }
+
+    /// Whether every run of `g` trained until it fitted (`until_train_acc`), rather than for a
+    /// fixed budget.
+    fn trained_to_fit(&self, g: &Group) -> bool {
+        self.group_runs(g).all(|r| r.config.until_train_acc.is_some())
+    }
+
+    /// Of the groups that share a `key`, keep those trained until they fit (`fit` true) or those
+    /// that ran a fixed budget (`fit` false) where a key has both kinds; the others are returned
+    /// as left out. Figure 1 is about fitting, Figure 2 about a fixed budget: a run of the other
+    /// kind of the same experiment (Table 1 shares them) would draw the same curve twice.
+    fn prefer_stop<'g, K: PartialEq>(
+        &self,
+        groups: Vec<&'g Group>,
+        key: impl Fn(&Group) -> K,
+        fit: bool,
+    ) -> (Vec<&'g Group>, Vec<&'g Group>) {
+        let (mut kept, mut left_out) = (Vec::new(), Vec::new());
+        for &g in &groups {
+            let other_kind_only = self.trained_to_fit(g) != fit
+                && groups
+                    .iter()
+                    .any(|h| key(h) == key(g) && self.trained_to_fit(h) == fit);
+            if other_kind_only {
+                left_out.push(g);
+            } else {
+                kept.push(g);
+            }
+        }
+        (kept, left_out)
+    }
+
     pub(crate) fn figure(
         &self,
         id: &'static str,
