@@ -125,6 +125,16 @@ impl Group {
         self.settings.join(" ")
     }
 
+    /// The other settings (`key=value`) without those of `keys`: with the stopping keys left
+    /// out, what makes a fitted run and a fixed-budget run the same curve.
+    pub fn settings_except(&self, keys: &[&str]) -> Vec<String> {
+        self.settings
+            .iter()
+            .filter(|s| !keys.iter().any(|k| s.split('=').next() == Some(*k)))
+            .cloned()
+            .collect()
+    }
+
     /// [`Group::part`], with the settings in `leave_out` and the unset ones not named (see
     /// [`legend_labels`]).
     pub fn part_without(&self, part: Part, leave_out: &BTreeSet<String>) -> String {

@@ -321,7 +321,8 @@ fn draw_chart<DB: DrawingBackend>(
     let y_fmt = |v: &f64| if fig.log_y { pow10_label(v) } else { y_lin(v) };
     // As many x ticks as their labels (up to about 5 characters) have room for: small
     // multiples have narrow panels.
-    let x_ticks = ((f64::from(root.dim_in_pixel().0) / (f64::from(px(14.0)) * 5.0)) as usize).clamp(3, 10);
+    let plot_w = f64::from(root.dim_in_pixel().0) - f64::from(px(72.0) + 2 * px(16.0));
+    let x_ticks = ((plot_w / (f64::from(px(14.0)) * 5.0)) as usize).clamp(3, 10);
     chart
         .configure_mesh()
         .x_labels(x_ticks)

@@ -398,6 +398,57 @@ fn batchnorm_and_early_stopping_in_seed_std_units() {
     assert_eq!(es["status"], "fails");
 }
 
+/// Breaks if the early-stopping claim judges a run that stopped as soon as it fitted (Figure
+/// 1's: its final test accuracy is its best by construction) beside the fixed-budget run of the
+/// same setting, or if claim subjects name settings every run of the model shares.
+#[test]
+fn early_stopping_is_judged_on_the_budget_runs_when_fitted_ones_share_the_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lr = |f: Fixture| f.config("lr", serde_json::json!(0.1));
+    let runs = [
+        // Stopped at 100% training accuracy with its best test accuracy: no gain.
+        lr(Fixture::new("true--inception-small--plain--fit300--s1", "inception-small"))
+            .config("epochs", serde_json::json!(300))
+            .fits_at(200, 0.80, 0.80)
+            .write(tmp.path()),
+        // 40 epochs: best 0.82 halfway, 0.80 at the end.
+        lr(Fixture::new("true--inception-small--plain--e40--s1", "inception-small"))
+            .config("until_train_acc", Value::Null)
+            .config("epochs", serde_json::json!(40))
+            .fits_at(160, 0.80, 0.82)
+            .write(tmp.path()),
+    ];
+    let (_, json) = claims(tmp.path(), &runs);
+    assert_status(&json, "early-stopping", "holds");
+    let checks = claim(&json, "early-stopping")["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 1, "{json:#}");
+    assert_eq!(checks[0]["subject"], "Inception-small, plain");
+    let named = checks[0]["runs"].as_array().unwrap();
+    assert_eq!(named.len(), 1, "{json:#}");
+    assert!(
+        named[0]
+            .as_str()
+            .unwrap()
+            .ends_with("true--inception-small--plain--e40--s1"),
+        "{json:#}"
+    );
+    // Table 1's check names the two experiments by what differs (not the shared lr 0.1).
+    let subjects: Vec<&str> = claim(&json, "regularization")["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["subject"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            "Inception-small (epochs=300 until_train_acc=1.0), true labels, no wd/augmentation",
+            "Inception-small (epochs=40), true labels, no wd/augmentation"
+        ],
+        "{json:#}"
+    );
+}
+
 #[test]
 fn figures_of_the_study_are_not_blank() {
     let tmp = tempfile::tempdir().unwrap();

@@ -154,3 +154,71 @@ fn figure_1a_draws_the_denser_loss_record_and_cuts_spikes() {
         "{summary}"
     );
 }
+
+/// The (panel, series) pairs of a figure's CSV, in order of first appearance.
+fn panel_series(csv: &Path) -> Vec<(String, String)> {
+    read_csv(csv)
+        .iter()
+        .map(|r| (r["panel"].clone(), r["series"].clone()))
+        .fold(Vec::new(), |mut v, p| {
+            if !v.contains(&p) {
+                v.push(p);
+            }
+            v
+        })
+}
+
+/// Breaks if a run that differs from a fitted one in more than how it stopped (here its
+/// learning rate) is left out as the same curve, or if a panel's legend names a setting all
+/// its curves share while another panel differs in it (Figure 2 without Inception: AlexNet at
+/// lr 0.1, the MLP at 0.01 and 0.1).
+#[test]
+fn a_curve_that_differs_in_more_than_its_stop_is_drawn_and_named_by_that() {
+    let dir = tempfile::tempdir().unwrap();
+    let runs = dir.path().join("runs");
+    let lr = |f: Fixture, v: f64| f.config("lr", json!(v));
+    let dirs = [
+        Fixture::new("mlp-fit", "mlp-1x512")
+            .fits_at(300, 0.6, 0.65)
+            .write(&runs),
+        budget(Fixture::new("mlp-budget", "mlp-1x512"))
+            .stops_at(160, 0.9, 0.6)
+            .write(&runs),
+        budget(lr(Fixture::new("mlp-budget-lr", "mlp-1x512"), 0.1))
+            .stops_at(160, 0.9, 0.55)
+            .write(&runs),
+        budget(lr(Fixture::new("alexnet-budget", "alexnet-small"), 0.1))
+            .stops_at(160, 0.9, 0.7)
+            .write(&runs),
+    ];
+    let out = dir.path().join("out");
+    report(&dirs, &out);
+
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(p, s)| (p.to_string(), s.to_string()))
+            .collect()
+    };
+    let mut fig2 = panel_series(&out.join("fig2.csv"));
+    fig2.retain(|(_, s)| !s.ends_with("(best so far)"));
+    fig2.sort();
+    assert_eq!(
+        fig2,
+        pairs(&[
+            ("AlexNet-small", "no regularizer"),
+            ("MLP 1x512", "no regularizer, lr=0.01"),
+            ("MLP 1x512", "no regularizer, lr=0.1"),
+        ])
+    );
+    let mut fig1a = panel_series(&out.join("fig1a.csv"));
+    fig1a.sort();
+    assert_eq!(
+        fig1a,
+        pairs(&[
+            ("AlexNet-small", "true labels"),
+            ("MLP 1x512", "true labels, epochs=10 lr=0.01 until_train_acc=1.0"),
+            ("MLP 1x512", "true labels, epochs=40 lr=0.1"),
+        ]),
+        "the budget run at lr 0.01 is the fitted run's curve, the one at lr 0.1 is not"
+    );
+}

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::groups::{Group, has_batchnorm};
+use crate::groups::{Group, Part, common_settings, has_batchnorm};
 use crate::runs::{Pixels, Run, fmt_num};
 use crate::stats::{mean, std};
 

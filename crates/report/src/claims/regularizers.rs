@@ -13,13 +13,15 @@ impl<'a> Checker<'a> {
         // One check per experiment (a model's fit-to-100% runs and its fixed-budget runs are two).
         let mut plain: BTreeMap<String, Vec<&Run>> = BTreeMap::new();
         let mut regularized_random: BTreeMap<String, Vec<(&Group, Vec<&Run>)>> = BTreeMap::new();
+        let plain_groups: Vec<&Group> = self
+            .groups
+            .iter()
+            .filter(|g| Cond::of(g) == TRUE && g.regularizers_label() == "none")
+            .collect();
         for g in self.groups {
             let c = Cond::of(g);
             if c == TRUE && g.regularizers_label() == "none" {
-                let mut subject = self.model_name(g);
-                if !g.settings_label().is_empty() {
-                    subject.push_str(&format!(" ({})", g.settings_label()));
-                }
+                let subject = self.subject(g, &plain_groups);
                 plain.entry(subject).or_default().extend(self.group_runs(g));
             }
             if c == RANDOM_LABELS && (g.weight_decay > 0.0 || !g.augment.is_empty()) {
@@ -145,7 +147,26 @@ impl<'a> Checker<'a> {
         )
     }
 
-    /// Figure 2's groups: true labels, the paper's settings, Inception when there is one.
+    /// The model's name, and in parentheses the settings that tell `g` apart from the `peers`
+    /// of the same model (a fixed budget from training until fitted, say).
+    fn subject(&self, g: &Group, peers: &[&Group]) -> String {
+        let same_model: Vec<&Group> = peers
+            .iter()
+            .copied()
+            .filter(|p| p.dataset == g.dataset && p.model_label() == g.model_label())
+            .collect();
+        let common = common_settings(&same_model);
+        let settings = g.part_without(Part::Settings, &common);
+        let mut subject = self.model_name(g);
+        if !settings.is_empty() {
+            subject.push_str(&format!(" ({settings})"));
+        }
+        subject
+    }
+
+    /// Figure 2's groups: true labels, the paper's settings, Inception when there is one; of a
+    /// setting with fixed-budget runs and runs trained until they fit (Figure 1's, which stop
+    /// as soon as they fit and so cannot show what early stopping gains), the budget's.
     fn figure2_groups(&self) -> Vec<&'a Group> {
         let in_setting: Vec<&Group> = self
             .groups
@@ -157,18 +178,34 @@ impl<'a> Checker<'a> {
             .copied()
             .filter(|g| g.model.to_ascii_lowercase().starts_with("inception"))
             .collect();
-        if inception.is_empty() {
+        let used = if inception.is_empty() {
             in_setting
         } else {
             inception
-        }
+        };
+        let until_fit =
+            |g: &Group| self.group_runs(g).iter().all(|r| r.config.until_train_acc.is_some());
+        let key = |g: &Group| {
+            (
+                g.dataset.clone(),
+                g.model_label(),
+                crate::figures::figure2_setting(g),
+            )
+        };
+        used.iter()
+            .copied()
+            .filter(|g| {
+                !until_fit(g) || !used.iter().any(|h| key(h) == key(g) && !until_fit(h))
+            })
+            .collect()
     }
 
     // ---- Figure 2: early stopping ----
 
     pub(super) fn early_stopping(&self) -> Claim {
         let mut checks = Vec::new();
-        for g in self.figure2_groups() {
+        let groups = self.figure2_groups();
+        for &g in &groups {
             let runs = self.group_runs(g);
             let gains: Vec<f64> = runs
                 .iter()
@@ -180,10 +217,16 @@ impl<'a> Checker<'a> {
             let m = mean(&gains);
             let s = std(&gains);
             let size = effect_size(m, s);
-            let setting = crate::figures::figure2_setting(g).unwrap_or("");
+            // The model's name already says "w/o BN".
+            let setting = match crate::figures::figure2_setting(g).unwrap_or("") {
+                "w/o BN" => "plain",
+                s => s,
+            };
+            let common = common_settings(&groups);
+            let settings = g.part_without(Part::Settings, &common);
             let mut subject = format!("{}, {setting}", self.model_name(g));
-            if !g.settings_label().is_empty() {
-                subject.push_str(&format!(" ({})", g.settings_label()));
+            if !settings.is_empty() {
+                subject.push_str(&format!(" ({settings})"));
             }
             checks.push(Check {
                 subject,

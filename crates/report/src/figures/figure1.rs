@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::curves::{mean_curve, range_of, seed_band};
 use super::{Context, Figure, KILO, Series, Skipped};
-use crate::groups::{Group, Part, legend_labels};
+use crate::groups::{Group, Part, common_settings, legend_labels};
 use crate::stats::mean;
 
 /// Figure 1a: training loss against thousands of steps, one curve per data/corruption kind.
@@ -26,16 +26,20 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
     if used.iter().any(|g| g.regularizers_label() == "none") {
         used.retain(|g| g.regularizers_label() == "none");
     }
-    // Inception without BatchNorm is a row of Table 1, not of the paper's Figure 1.
-    let (used, without_bn): (Vec<&Group>, Vec<&Group>) = if used.iter().any(|g| !g.without_batchnorm) {
-        used.into_iter().partition(|g| !g.without_batchnorm)
-    } else {
-        (used, Vec::new())
+    // A model without BatchNorm is a row of Table 1, not of the paper's Figure 1: left out
+    // where the same model with BatchNorm has runs.
+    let with_bn = |g: &Group| {
+        used.iter()
+            .any(|h| !h.without_batchnorm && h.dataset == g.dataset && h.model == g.model)
     };
+    let (used, without_bn): (Vec<&Group>, Vec<&Group>) = used
+        .iter()
+        .copied()
+        .partition(|g| !g.without_batchnorm || !with_bn(g));
     // A fixed-budget run (Table 1) beside a run of the same curve trained until it fitted.
     let (mut used, budget_only) = cx.prefer_stop(
         used,
-        |g| (g.dataset.clone(), g.model_label(), g.corruption.figure1a_kind()),
+        |g| (Context::same_curve_key(g), g.corruption.figure1a_kind()),
         true,
     );
     used.sort_by_key(|g| {
@@ -76,7 +80,10 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
             "left out, a fixed budget beside runs trained until they fit: {}",
             budget_only
                 .iter()
-                .map(|g| format!("{}, {}, {}", g.model_label(), g.data_label(), g.settings_label()))
+                .map(|g| {
+                    let settings = g.part_without(Part::Settings, &common_settings(&used));
+                    format!("{}, {}, {settings}", g.model_label(), g.data_label())
+                })
                 .collect::<Vec<_>>()
                 .join("; ")
         ));

@@ -57,7 +57,7 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
     // A run of the same setting trained until it fitted (Figure 1's) beside the budget's.
     let (used, fit_only) = cx.prefer_stop(
         used,
-        |g| (g.dataset.clone(), g.model_label(), figure2_setting(g)),
+        |g| (Context::same_curve_key(g), figure2_setting(g)),
         false,
     );
     let left_out: Vec<String> = true_labels
@@ -130,8 +130,10 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
             })
             .collect();
         const SETTINGS: [&str; 3] = ["plain", "w/o BN", "aug+wd"];
-        let common = common_settings(&used);
         for (p, key) in panels.iter().enumerate() {
+            // Settings shared by the panel's curves (a model's own lr) are not named.
+            let members: Vec<&Group> = used.iter().copied().filter(|g| panel_of(g) == *key).collect();
+            let common = common_settings(&members);
             let mut seen: Vec<usize> = Vec::new();
             for (i, g) in used.iter().enumerate().filter(|(_, g)| panel_of(g) == *key) {
                 let setting = figure2_setting(g).unwrap_or("plain");

@@ -184,6 +184,18 @@ impl Context<'_> {
         self.group_runs(g).all(|r| r.config.until_train_acc.is_some())
     }
 
+    /// What makes two groups the same curve but for how they stopped: dataset, model,
+    /// regularizers, precision and every other setting but the stopping ones.
+    fn same_curve_key(g: &Group) -> (String, String, String, String, Vec<String>) {
+        (
+            g.dataset.clone(),
+            g.model_label(),
+            g.regularizers_label(),
+            g.precision.clone(),
+            g.settings_except(&["until_train_acc", "epochs", "max_steps"]),
+        )
+    }
+
     /// Of the groups that share a `key`, keep those trained until they fit (`fit` true) or those
     /// that ran a fixed budget (`fit` false) where a key has both kinds; the others are returned
     /// as left out. Figure 1 is about fitting, Figure 2 about a fixed budget: a run of the other
