@@ -407,16 +407,22 @@ fn early_stopping_is_judged_on_the_budget_runs_when_fitted_ones_share_the_settin
     let lr = |f: Fixture| f.config("lr", serde_json::json!(0.1));
     let runs = [
         // Stopped at 100% training accuracy with its best test accuracy: no gain.
-        lr(Fixture::new("true--inception-small--plain--fit300--s1", "inception-small"))
-            .config("epochs", serde_json::json!(300))
-            .fits_at(200, 0.80, 0.80)
-            .write(tmp.path()),
+        lr(Fixture::new(
+            "true--inception-small--plain--fit300--s1",
+            "inception-small",
+        ))
+        .config("epochs", serde_json::json!(300))
+        .fits_at(200, 0.80, 0.80)
+        .write(tmp.path()),
         // 40 epochs: best 0.82 halfway, 0.80 at the end.
-        lr(Fixture::new("true--inception-small--plain--e40--s1", "inception-small"))
-            .config("until_train_acc", Value::Null)
-            .config("epochs", serde_json::json!(40))
-            .fits_at(160, 0.80, 0.82)
-            .write(tmp.path()),
+        lr(Fixture::new(
+            "true--inception-small--plain--e40--s1",
+            "inception-small",
+        ))
+        .config("until_train_acc", Value::Null)
+        .config("epochs", serde_json::json!(40))
+        .fits_at(160, 0.80, 0.82)
+        .write(tmp.path()),
     ];
     let (_, json) = claims(tmp.path(), &runs);
     assert_status(&json, "early-stopping", "holds");

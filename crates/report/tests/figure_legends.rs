@@ -150,7 +150,8 @@ fn figure_1a_draws_the_denser_loss_record_and_cuts_spikes() {
     assert_eq!(random[1], (0.25, 250.0), "the CSV keeps the spike");
     let summary = fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(
-        summary.contains("y axis cut at 2.88 (1.25 x the largest starting loss): losses up to 250.0"),
+        summary
+            .contains("y axis cut at 2.88 (1.25 x the largest starting loss): losses up to 250.0"),
         "{summary}"
     );
 }
@@ -216,7 +217,10 @@ fn a_curve_that_differs_in_more_than_its_stop_is_drawn_and_named_by_that() {
         fig1a,
         pairs(&[
             ("AlexNet-small", "true labels"),
-            ("MLP 1x512", "true labels, epochs=10 lr=0.01 until_train_acc=1.0"),
+            (
+                "MLP 1x512",
+                "true labels, epochs=10 lr=0.01 until_train_acc=1.0"
+            ),
             ("MLP 1x512", "true labels, epochs=40 lr=0.1"),
         ]),
         "the budget run at lr 0.01 is the fitted run's curve, the one at lr 0.1 is not"

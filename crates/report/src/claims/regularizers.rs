@@ -183,8 +183,11 @@ impl<'a> Checker<'a> {
         } else {
             inception
         };
-        let until_fit =
-            |g: &Group| self.group_runs(g).iter().all(|r| r.config.until_train_acc.is_some());
+        let until_fit = |g: &Group| {
+            self.group_runs(g)
+                .iter()
+                .all(|r| r.config.until_train_acc.is_some())
+        };
         let key = |g: &Group| {
             (
                 g.dataset.clone(),
@@ -194,9 +197,7 @@ impl<'a> Checker<'a> {
         };
         used.iter()
             .copied()
-            .filter(|g| {
-                !until_fit(g) || !used.iter().any(|h| key(h) == key(g) && !until_fit(h))
-            })
+            .filter(|g| !until_fit(g) || !used.iter().any(|h| key(h) == key(g) && !until_fit(h)))
             .collect()
     }
 

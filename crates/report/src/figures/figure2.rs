@@ -132,7 +132,11 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
         const SETTINGS: [&str; 3] = ["plain", "w/o BN", "aug+wd"];
         for (p, key) in panels.iter().enumerate() {
             // Settings shared by the panel's curves (a model's own lr) are not named.
-            let members: Vec<&Group> = used.iter().copied().filter(|g| panel_of(g) == *key).collect();
+            let members: Vec<&Group> = used
+                .iter()
+                .copied()
+                .filter(|g| panel_of(g) == *key)
+                .collect();
             let common = common_settings(&members);
             let mut seen: Vec<usize> = Vec::new();
             for (i, g) in used.iter().enumerate().filter(|(_, g)| panel_of(g) == *key) {

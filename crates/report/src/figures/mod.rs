@@ -181,7 +181,8 @@ impl Context<'_> {
     /// Whether every run of `g` trained until it fitted (`until_train_acc`), rather than for a
     /// fixed budget.
     fn trained_to_fit(&self, g: &Group) -> bool {
-        self.group_runs(g).all(|r| r.config.until_train_acc.is_some())
+        self.group_runs(g)
+            .all(|r| r.config.until_train_acc.is_some())
     }
 
     /// What makes two groups the same curve but for how they stopped: dataset, model,
