@@ -8,7 +8,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use rethink_testkit::Run;
-use rethink_testkit::csv::{read_csv, series};
+use rethink_testkit::csv::{line_names, panel_series, series};
 use rethink_testkit::runs::Fixture;
 use serde_json::json;
 
@@ -63,24 +63,14 @@ fn legends_name_only_what_differs_and_each_figure_draws_its_own_kind_of_run() {
     let out = dir.path().join("out");
     report(&dirs, &out);
 
-    let fig1a: Vec<(String, String)> = read_csv(&out.join("fig1a.csv"))
-        .iter()
-        .map(|r| (r["panel"].clone(), r["series"].clone()))
-        .fold(Vec::new(), |mut v, p| {
-            if !v.contains(&p) {
-                v.push(p);
-            }
-            v
-        });
-    let want = [
-        ("Inception-small", "true labels"),
-        ("Inception-small", "random labels"),
-        ("MLP 1x512", "true labels"),
-        ("MLP 1x512", "random labels"),
-    ];
     assert_eq!(
-        fig1a,
-        want.map(|(p, s)| (p.to_string(), s.to_string())),
+        panel_series(&out.join("fig1a.csv")),
+        pairs(&[
+            ("Inception-small", "true labels"),
+            ("Inception-small", "random labels"),
+            ("MLP 1x512", "true labels"),
+            ("MLP 1x512", "random labels"),
+        ]),
         "one curve per condition, the budget run and Inception w/o BN left out"
     );
     let summary = fs::read_to_string(out.join("summary.md")).unwrap();
@@ -89,12 +79,7 @@ fn legends_name_only_what_differs_and_each_figure_draws_its_own_kind_of_run() {
         "{summary}"
     );
 
-    let fig2 = series(&out.join("fig2.csv"));
-    let names: Vec<&str> = fig2
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .filter(|n| !n.ends_with("(best so far)"))
-        .collect();
+    let names = line_names(&out.join("fig2.csv"));
     assert_eq!(
         names,
         [
@@ -103,7 +88,8 @@ fn legends_name_only_what_differs_and_each_figure_draws_its_own_kind_of_run() {
         ],
         "the budget's curves, named without settings they share"
     );
-    let plain = &fig2.iter().find(|(n, _)| n == names[0]).unwrap().1;
+    let fig2 = series(&out.join("fig2.csv"));
+    let plain = &fig2.iter().find(|(n, _)| *n == names[0]).unwrap().1;
     assert_eq!(plain.last().unwrap().0, 160.0, "the budget run, in steps");
     assert!(
         summary.contains("left out, trained until they fit beside the fixed budget drawn here"),
@@ -156,17 +142,11 @@ fn figure_1a_draws_the_denser_loss_record_and_cuts_spikes() {
     );
 }
 
-/// The (panel, series) pairs of a figure's CSV, in order of first appearance.
-fn panel_series(csv: &Path) -> Vec<(String, String)> {
-    read_csv(csv)
-        .iter()
-        .map(|r| (r["panel"].clone(), r["series"].clone()))
-        .fold(Vec::new(), |mut v, p| {
-            if !v.contains(&p) {
-                v.push(p);
-            }
-            v
-        })
+/// Owned (panel, series) pairs, to compare with [`panel_series`].
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(p, s)| (p.to_string(), s.to_string()))
+        .collect()
 }
 
 /// Breaks if a run that differs from a fitted one in more than how it stopped (here its
@@ -195,11 +175,6 @@ fn a_curve_that_differs_in_more_than_its_stop_is_drawn_and_named_by_that() {
     let out = dir.path().join("out");
     report(&dirs, &out);
 
-    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-        v.iter()
-            .map(|(p, s)| (p.to_string(), s.to_string()))
-            .collect()
-    };
     let mut fig2 = panel_series(&out.join("fig2.csv"));
     fig2.retain(|(_, s)| !s.ends_with("(best so far)"));
     fig2.sort();

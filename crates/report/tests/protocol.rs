@@ -7,7 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use rethink_testkit::Run;
-use rethink_testkit::csv::{assert_close, num, read_csv, series};
+use rethink_testkit::csv::{assert_close, num, panel_series, read_csv, series};
 use rethink_testkit::runs::Fixture;
 
 /// Runs the `report` binary built for these tests.
@@ -152,15 +152,7 @@ fn figure1a_draws_one_panel_per_model_with_one_colour_per_randomization() {
         csv.starts_with("panel,series,x,y,seed_min,seed_max\n"),
         "{csv}"
     );
-    let panels: Vec<(String, String)> = read_csv(&out.join("fig1a.csv"))
-        .iter()
-        .map(|r| (r["panel"].clone(), r["series"].clone()))
-        .fold(Vec::new(), |mut v, p| {
-            if !v.contains(&p) {
-                v.push(p);
-            }
-            v
-        });
+    let panels = panel_series(&out.join("fig1a.csv"));
     let expect = [
         ("Inception-small", "true labels"),
         ("Inception-small", "random labels"),

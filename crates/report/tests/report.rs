@@ -6,7 +6,7 @@ use std::ffi::OsStr;
 use std::fs;
 
 use rethink_testkit::Run;
-use rethink_testkit::csv::{assert_close, num, read_csv, series};
+use rethink_testkit::csv::{assert_close, line_names, num, read_csv, series};
 use rethink_testkit::runs::Fixture;
 
 /// Runs the `report` binary built for these tests.
@@ -531,14 +531,8 @@ fn runs_of_different_datasets_are_not_mixed_in_a_figure_unless_asked() {
     report(&[&a, &b, &"--out", &out, &"--allow-mixed"]).assert_code(0);
     let rows = read_csv(&out.join("table.csv"));
     assert_eq!(rows.len(), 2);
-    let s = series(&out.join("fig2.csv"));
-    let names: Vec<&str> = s
-        .iter()
-        .map(|(n, _)| n.as_str())
-        .filter(|n| !n.ends_with("(best so far)"))
-        .collect();
     assert_eq!(
-        names,
+        line_names(&out.join("fig2.csv")),
         ["cifar10, no regularizer", "fashion-mnist, no regularizer"]
     );
 }

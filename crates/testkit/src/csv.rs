@@ -58,6 +58,28 @@ pub fn series(path: &Path) -> Vec<(String, Vec<(f64, f64)>)> {
     out
 }
 
+/// The (panel, series) pairs of a small-multiples figure CSV, in order of first appearance.
+pub fn panel_series(path: &Path) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for rec in read_csv(path) {
+        let pair = (rec["panel"].clone(), rec["series"].clone());
+        if !out.contains(&pair) {
+            out.push(pair);
+        }
+    }
+    out
+}
+
+/// The names of a figure CSV's main lines, in file order: its series without the thin
+/// "(best so far)" companions of Figure 2.
+pub fn line_names(path: &Path) -> Vec<String> {
+    series(path)
+        .into_iter()
+        .map(|(n, _)| n)
+        .filter(|n| !n.ends_with("(best so far)"))
+        .collect()
+}
+
 /// A field of a record as a number, panicking with the key when it is not one.
 pub fn num(rec: &BTreeMap<String, String>, key: &str) -> f64 {
     rec[key]

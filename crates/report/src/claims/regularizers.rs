@@ -183,22 +183,19 @@ impl<'a> Checker<'a> {
         } else {
             inception
         };
-        let until_fit = |g: &Group| {
-            self.group_runs(g)
-                .iter()
-                .all(|r| r.config.until_train_acc.is_some())
-        };
-        let key = |g: &Group| {
-            (
-                g.dataset.clone(),
-                g.model_label(),
-                crate::figures::figure2_setting(g),
-            )
-        };
-        used.iter()
-            .copied()
-            .filter(|g| !until_fit(g) || !used.iter().any(|h| key(h) == key(g) && !until_fit(h)))
-            .collect()
+        // The groups Figure 2 draws.
+        crate::figures::prefer_stop(
+            self.runs,
+            used,
+            |g| {
+                (
+                    crate::figures::same_curve_key(g),
+                    crate::figures::figure2_setting(g),
+                )
+            },
+            false,
+        )
+        .0
     }
 
     // ---- Figure 2: early stopping ----
@@ -206,6 +203,7 @@ impl<'a> Checker<'a> {
     pub(super) fn early_stopping(&self) -> Claim {
         let mut checks = Vec::new();
         let groups = self.figure2_groups();
+        let common = common_settings(&groups);
         for &g in &groups {
             let runs = self.group_runs(g);
             let gains: Vec<f64> = runs
@@ -223,7 +221,6 @@ impl<'a> Checker<'a> {
                 "w/o BN" => "plain",
                 s => s,
             };
-            let common = common_settings(&groups);
             let settings = g.part_without(Part::Settings, &common);
             let mut subject = format!("{}, {setting}", self.model_name(g));
             if !settings.is_empty() {

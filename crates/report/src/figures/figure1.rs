@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::curves::{mean_curve, range_of, seed_band};
-use super::{Context, Figure, KILO, Series, Skipped};
+use super::{Context, Figure, KILO, Series, Skipped, same_curve_key};
 use crate::groups::{Group, Part, common_settings, legend_labels};
 use crate::stats::mean;
 
@@ -39,7 +39,7 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
     // A fixed-budget run (Table 1) beside a run of the same curve trained until it fitted.
     let (mut used, budget_only) = cx.prefer_stop(
         used,
-        |g| (Context::same_curve_key(g), g.corruption.figure1a_kind()),
+        |g| (same_curve_key(g), g.corruption.figure1a_kind()),
         true,
     );
     used.sort_by_key(|g| {
@@ -65,29 +65,20 @@ pub fn fig1a(cx: &Context) -> Result<Figure, Skipped> {
         &used,
     );
     fig.x_from_zero = true;
-    if !without_bn.is_empty() {
-        fig.notes.push(format!(
-            "left out, without BatchNorm (Table 1's rows; Figure 1 has the models as built): {}",
-            without_bn
-                .iter()
-                .map(|g| format!("{}, {}", g.model_label(), g.data_label()))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-    }
-    if !budget_only.is_empty() {
-        fig.notes.push(format!(
-            "left out, a fixed budget beside runs trained until they fit: {}",
-            budget_only
-                .iter()
-                .map(|g| {
-                    let settings = g.part_without(Part::Settings, &common_settings(&used));
-                    format!("{}, {}, {settings}", g.model_label(), g.data_label())
-                })
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-    }
+    fig.note_left_out(
+        "without BatchNorm (Table 1's rows; Figure 1 has the models as built)",
+        &without_bn,
+        |g| format!("{}, {}", g.model_label(), g.data_label()),
+    );
+    let common = common_settings(&used);
+    fig.note_left_out(
+        "a fixed budget beside runs trained until they fit",
+        &budget_only,
+        |g| {
+            let settings = g.part_without(Part::Settings, &common);
+            format!("{}, {}, {settings}", g.model_label(), g.data_label())
+        },
+    );
     let loss_curve = |g: &Group| {
         let curves: Vec<Vec<(f64, f64)>> = cx
             .group_runs(g)
@@ -204,11 +195,7 @@ fn cut_loss_spikes(fig: &mut Figure) {
         .iter()
         .filter_map(|s| s.points.first().map(|p| p.1))
         .fold(0.0f64, f64::max);
-    let highest = fig
-        .series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.1))
-        .fold(0.0f64, f64::max);
+    let highest = fig.points().map(|p| p.1).fold(0.0f64, f64::max);
     if start > 0.0 && highest > 2.0 * start {
         let top = 1.25 * start;
         fig.y_range = Some((0.0, top));

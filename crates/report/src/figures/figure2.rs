@@ -2,7 +2,7 @@
 //! cumulative best shaded (what early stopping could gain).
 
 use super::curves::{mean_curve, seed_band};
-use super::{Context, Figure, KILO, Series, Skipped};
+use super::{Context, Figure, KILO, Series, Skipped, same_curve_key};
 use crate::groups::{Group, Part, common_settings, legend_labels, model_display};
 use crate::paper;
 
@@ -55,11 +55,7 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
         inception
     };
     // A run of the same setting trained until it fitted (Figure 1's) beside the budget's.
-    let (used, fit_only) = cx.prefer_stop(
-        used,
-        |g| (Context::same_curve_key(g), figure2_setting(g)),
-        false,
-    );
+    let (used, fit_only) = cx.prefer_stop(used, |g| (same_curve_key(g), figure2_setting(g)), false);
     let left_out: Vec<String> = true_labels
         .iter()
         .filter(|g| !used.iter().any(|u| std::ptr::eq(*u, **g)))
@@ -88,16 +84,11 @@ pub fn fig2(cx: &Context) -> Result<Figure, Skipped> {
             left_out.join("; ")
         ));
     }
-    if !fit_only.is_empty() {
-        fig.notes.push(format!(
-            "left out, trained until they fit beside the fixed budget drawn here: {}",
-            fit_only
-                .iter()
-                .map(|g| format!("{}, {}", g.model_label(), g.regularizers_label()))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-    }
+    fig.note_left_out(
+        "trained until they fit beside the fixed budget drawn here",
+        &fit_only,
+        |g| format!("{}, {}", g.model_label(), g.regularizers_label()),
+    );
     fig.y_range = Some((0.0, 100.0));
     fig.x_from_zero = true;
     // Several models: small multiples, one panel per model (with and without BatchNorm in one),

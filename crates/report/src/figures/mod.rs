@@ -97,6 +97,25 @@ pub struct Figure {
 }
 
 impl Figure {
+    /// Every (x, y) point of every series.
+    pub fn points(&self) -> impl Iterator<Item = (f64, f64)> + '_ {
+        self.series.iter().flat_map(|s| s.points.iter().copied())
+    }
+
+    /// Adds the note "left out, `why`: a; b; …" naming `groups` with `describe`, if any.
+    pub(crate) fn note_left_out(
+        &mut self,
+        why: &str,
+        groups: &[&Group],
+        describe: impl Fn(&Group) -> String,
+    ) {
+        if !groups.is_empty() {
+            let named: Vec<String> = groups.iter().map(|g| describe(g)).collect();
+            self.notes
+                .push(format!("left out, {why}: {}", named.join("; ")));
+        }
+    }
+
     /// The plotted series, long format: `series,x,y,seed_min,seed_max`, with a leading `panel`
     /// column for small multiples; the seed range is empty where there is one seed.
     pub fn csv(&self) -> String {
@@ -152,11 +171,7 @@ impl Context<'_> {
     /// A figure drawn against thousands of steps whose runs are all shorter than 1,000 steps
     /// is drawn against steps (an axis of 0.0 to 0.2 thousand steps reads badly).
     fn in_steps_when_short(fig: &mut Figure) {
-        let longest = fig
-            .series
-            .iter()
-            .flat_map(|s| s.points.iter().map(|p| p.0))
-            .fold(0.0f64, f64::max);
+        let longest = fig.points().map(|p| p.0).fold(0.0f64, f64::max);
         if longest >= 1.0 || fig.series.is_empty() {
             return;
         }
@@ -178,48 +193,14 @@ impl Context<'_> {
         fig.x_label = "training steps".to_string();
     }
 
-    /// Whether every run of `g` trained until it fitted (`until_train_acc`), rather than for a
-    /// fixed budget.
-    fn trained_to_fit(&self, g: &Group) -> bool {
-        self.group_runs(g)
-            .all(|r| r.config.until_train_acc.is_some())
-    }
-
-    /// What makes two groups the same curve but for how they stopped: dataset, model,
-    /// regularizers, precision and every other setting but the stopping ones.
-    fn same_curve_key(g: &Group) -> (String, String, String, String, Vec<String>) {
-        (
-            g.dataset.clone(),
-            g.model_label(),
-            g.regularizers_label(),
-            g.precision.clone(),
-            g.settings_except(&["until_train_acc", "epochs", "max_steps"]),
-        )
-    }
-
-    /// Of the groups that share a `key`, keep those trained until they fit (`fit` true) or those
-    /// that ran a fixed budget (`fit` false) where a key has both kinds; the others are returned
-    /// as left out. Figure 1 is about fitting, Figure 2 about a fixed budget: a run of the other
-    /// kind of the same experiment (Table 1 shares them) would draw the same curve twice.
+    /// [`prefer_stop`] on this report's runs.
     fn prefer_stop<'g, K: PartialEq>(
         &self,
         groups: Vec<&'g Group>,
         key: impl Fn(&Group) -> K,
         fit: bool,
     ) -> (Vec<&'g Group>, Vec<&'g Group>) {
-        let (mut kept, mut left_out) = (Vec::new(), Vec::new());
-        for &g in &groups {
-            let other_kind_only = self.trained_to_fit(g) != fit
-                && groups
-                    .iter()
-                    .any(|h| key(h) == key(g) && self.trained_to_fit(h) == fit);
-            if other_kind_only {
-                left_out.push(g);
-            } else {
-                kept.push(g);
-            }
-        }
-        (kept, left_out)
+        prefer_stop(self.runs, groups, key, fit)
     }
 
     pub(crate) fn figure(
@@ -261,4 +242,51 @@ impl Context<'_> {
 }
 
 /// Steps are plotted in thousands.
+/// Whether every run of `g` (indices into `runs`) trained until it fitted (`until_train_acc`),
+/// rather than for a fixed budget.
+pub(crate) fn trained_to_fit(runs: &[Run], g: &Group) -> bool {
+    g.runs
+        .iter()
+        .all(|&i| runs[i].config.until_train_acc.is_some())
+}
+
+/// What makes two groups the same curve but for how they stopped: dataset, model,
+/// regularizers, precision and every other setting but the stopping ones.
+pub(crate) fn same_curve_key(g: &Group) -> (String, String, String, String, Vec<String>) {
+    (
+        g.dataset.clone(),
+        g.model_label(),
+        g.regularizers_label(),
+        g.precision.clone(),
+        g.settings_except(&["until_train_acc", "epochs", "max_steps"]),
+    )
+}
+
+/// Of the groups that share a `key`, keep those trained until they fit (`fit` true) or those
+/// that ran a fixed budget (`fit` false) where a key has both kinds; the others are returned as
+/// left out. Figure 1 is about fitting, Figure 2 (and its early-stopping claim) about a fixed
+/// budget: a run of the other kind of the same experiment (Table 1 shares them) would count the
+/// same curve twice.
+pub(crate) fn prefer_stop<'g, K: PartialEq>(
+    runs: &[Run],
+    groups: Vec<&'g Group>,
+    key: impl Fn(&Group) -> K,
+    fit: bool,
+) -> (Vec<&'g Group>, Vec<&'g Group>) {
+    let keyed: Vec<(K, bool)> = groups
+        .iter()
+        .map(|g| (key(g), trained_to_fit(runs, g)))
+        .collect();
+    let (mut kept, mut left_out) = (Vec::new(), Vec::new());
+    for (g, (k, to_fit)) in groups.iter().zip(&keyed) {
+        let other_kind_only = *to_fit != fit && keyed.iter().any(|(k2, f2)| k2 == k && *f2 == fit);
+        if other_kind_only {
+            left_out.push(*g);
+        } else {
+            kept.push(*g);
+        }
+    }
+    (kept, left_out)
+}
+
 const KILO: f64 = 1000.0;
