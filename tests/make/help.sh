@@ -34,6 +34,7 @@ for t in help setup apt build tools clean test check-vendor-patch data/fashion-m
          data/imagenet-train imagenet-tiny \
          libtorch train sweep sweep-runs sweep-report print-runs report bench-format bench-corrupt bench-train bench-kernel \
          kernel double-descent \
+         study study-fig1 study-table1 study-random-reg study-fig2 study-results study-report \
          gpu-check test-slurm; do
     grep -qxF "$t" <<<"$targets" || fail "target '$t' is gone (target names are an interface)"
 done
