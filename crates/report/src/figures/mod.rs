@@ -241,7 +241,6 @@ impl Context<'_> {
     }
 }
 
-/// Steps are plotted in thousands.
 /// Whether every run of `g` (indices into `runs`) trained until it fitted (`until_train_acc`),
 /// rather than for a fixed budget.
 pub(crate) fn trained_to_fit(runs: &[Run], g: &Group) -> bool {
@@ -289,4 +288,5 @@ pub(crate) fn prefer_stop<'g, K: PartialEq>(
     (kept, left_out)
 }
 
+/// Steps are plotted in thousands.
 const KILO: f64 = 1000.0;
